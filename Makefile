@@ -1,0 +1,48 @@
+# mof-experiments: run `make` or `make help` to list the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= data/mof.duckdb
+COMPANIES ?= 3000
+SEED ?= 42
+PYTEST_ARGS ?=
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mof-experiments)" >/dev/null
+	@touch $@
+
+## Create .venv (if missing) and install the package with its pinned dependencies
+venv: $(BIN)/.installed
+
+## Simulate the demo workspace, label the funnel and print a summary (the main job)
+demo: venv
+	$(BIN)/mof simulate --companies $(COMPANIES) --seed $(SEED) --workspace $(WORKSPACE) --overwrite
+	$(BIN)/mof label --workspace $(WORKSPACE)
+
+## Run the whole test suite
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## Open JupyterLab on notebooks/ with the project's environment as kernel
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+## Run the benchmarks (slow; prints tables)
+bench: venv
+	$(BIN)/python benchmarks/label_bench.py
+
+## Remove the virtual environment and generated data
+clean:
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal data/*.sqlite reports/2*
+
+## List the targets
+help:
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc){split($$1,t,":"); printf "  make %-8s %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
+
+.PHONY: venv demo test lab bench clean help

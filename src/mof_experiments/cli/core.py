@@ -1,0 +1,82 @@
+"""Foundation commands: simulate, ingest, label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mof_experiments.cli._app import app, echo_err, resolve_workspace, workspace_option
+
+
+@app.command()
+def simulate(
+    companies: int = typer.Option(3000, "--companies", "-n", help="Number of companies to simulate."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: the same seed gives an identical workspace."),
+    workspace: Optional[Path] = workspace_option(),
+    start: str = typer.Option("2026-01-05", "--start", help="First day of the simulated period (UTC date)."),
+    days: int = typer.Option(180, "--days", help="Length of the simulated period in days."),
+    design: str = typer.Option("holdout", "--design",
+                               help="Experiment arms: holdout (holdout 20% / email 80%) or zones "
+                                    "(control + one arm per content zone)."),
+    no_heterogeneity: bool = typer.Option(False, "--no-heterogeneity",
+                                          help="Same email effect for every archetype (for null checks)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing workspace file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Simulate an API platform with known truth into a new workspace.
+
+    Writes companies, contacts (messy job titles), api_events, email_events, assignments and the
+    truth tables sim_truth, sim_contact_truth, sim_effects and sim_content.
+    """
+    from mof_experiments.simulate import SimConfig, simulate as run
+
+    cfg = SimConfig(companies=companies, seed=seed, start=start, days=days, design=design,
+                    heterogeneous=not no_heterogeneity)
+    result = run(cfg, resolve_workspace(workspace), overwrite=overwrite, progress=not quiet)
+    typer.echo(str(result))
+
+
+@app.command()
+def ingest(
+    table: str = typer.Argument(..., help="Canonical table: companies, contacts, api_events, email_events, "
+                                          "assignments."),
+    files: List[Path] = typer.Argument(..., help="CSV, Parquet or JSON Lines files."),
+    workspace: Optional[Path] = workspace_option(),
+    assume_tz: Optional[str] = typer.Option(None, "--assume-tz",
+                                            help="Zone of naive timestamps (e.g. UTC, Europe/Paris); "
+                                                 "without it naive timestamps are rejected."),
+    mode: str = typer.Option("append", "--mode", help="append (keys must be new) or replace (reload the table)."),
+):
+    """Validate files against a canonical table's contract and load them, all or nothing."""
+    from mof_experiments.errors import MofInputError
+    from mof_experiments.workspace import Workspace, ingest as run
+
+    if mode not in ("append", "replace"):
+        raise MofInputError(f"--mode must be append or replace, got {mode!r}")
+    with Workspace(resolve_workspace(workspace)) as ws:
+        report = run(ws, table, files, assume_tz=assume_tz, mode=mode)
+    typer.echo(str(report))
+
+
+@app.command()
+def label(
+    workspace: Optional[Path] = workspace_option(),
+    as_of: Optional[str] = typer.Option(None, "--as-of",
+                                        help="Cut-off date or timestamp (UTC if naive); events at or after it "
+                                             "are ignored. Default: end of the simulated period, else now."),
+    min_success: int = typer.Option(1, "--min-success",
+                                    help="Successful (2xx) production calls that count as 'in production'."),
+):
+    """Label each company's funnel stage as of a date and write the `funnel` table."""
+    from mof_experiments.funnel import label_workspace, summarize
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
+        df, report = label_workspace(ws, as_of, min_success=min_success)
+    for w in report.warnings():
+        echo_err(f"mof: warning: {w}")
+    typer.echo(f"funnel as of {report.as_of:%Y-%m-%d %H:%M} UTC: {len(df):,} companies, "
+               f"{report.events_total - report.events_after_as_of:,} events before as_of")
+    typer.echo(str(summarize(df, report.as_of)))

@@ -1,0 +1,290 @@
+"""Funnel-stage labeling: one row per company, as of a date.
+
+The labeling is one Ibis expression over ``companies`` and ``api_events`` (:func:`funnel_expr`),
+so it runs on the DuckDB workspace and unchanged on another Ibis backend. :func:`label` executes
+it and returns a pandas DataFrame; :func:`label_workspace` also writes the ``funnel`` table.
+
+Rules
+-----
+- Companies signed up before ``as_of`` are labeled; only events with
+  ``signup_at <= ts < as_of`` are used. Events before signup and events of companies that are
+  not in ``companies`` are counted in the :class:`LabelReport`, never used.
+- **In production**: the ``min_success``-th production call with a 2xx status (default: the
+  first). ``first_production_at`` is its time.
+- **stage**: ``production`` if the rule is met, else ``sandbox`` if the company made any API
+  call (a company whose only calls are failed production calls is still in the middle of the
+  funnel), else ``signed_up``.
+- Durations are in days (float, one-second resolution): ``days_to_first_call`` (time to first
+  hello world), ``days_to_production`` (time to first working app; null = not yet, censored at
+  ``as_of``), ``days_observed`` (``as_of - signup_at``, the censoring time).
+- Per environment (``sandbox_*``, ``production_*``): calls, errors (status >= 400), distinct
+  endpoints, last call. Rows are counted as stored (``mof ingest`` drops exact duplicates).
+
+Returned columns (public API): see ``FUNNEL_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from mof_experiments.errors import MofInputError
+
+FUNNEL_COLUMNS = (
+    "company_id", "signup_at", "first_call_at", "first_sandbox_at", "first_production_at", "stage",
+    "days_to_first_call", "days_to_production", "days_observed",
+    "sandbox_calls", "sandbox_errors", "sandbox_endpoints", "sandbox_last_call_at",
+    "production_calls", "production_errors", "production_endpoints", "production_last_call_at",
+)
+_DAY = 86_400.0
+
+
+def parse_as_of(value) -> datetime:
+    """A timezone-aware UTC datetime from a date, datetime or ISO string (naive = UTC)."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise MofInputError(f"--as-of must be a date or ISO timestamp like 2026-07-01, got {value!r}") from None
+    else:
+        raise MofInputError(f"as_of must be a date, datetime or ISO string, got {type(value).__name__}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def funnel_expr(companies, api_events, as_of, *, min_success: int = 1):
+    """The funnel as an Ibis expression (backend-neutral: no engine-specific SQL).
+
+    Parameters
+    ----------
+    companies, api_events : Ibis tables with the canonical columns.
+    as_of : cut-off (exclusive), timezone-aware.
+    min_success : number of successful (2xx) production calls that make a company "in
+        production"; its time is ``first_production_at``.
+    """
+    import ibis
+
+    if min_success < 1:
+        raise MofInputError(f"min_success must be >= 1, got {min_success}")
+    cutoff = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    co = companies.select("company_id", "signup_at").filter(companies.signup_at < cutoff)
+    ev = api_events.select("company_id", "ts", "environment", "endpoint", "status_code")
+    ev = ev.join(co, "company_id")
+    ev = ev.filter((ev.ts >= ev.signup_at) & (ev.ts < cutoff))
+    sb = ev.environment == "sandbox"
+    pr = ev.environment == "production"
+    err = ev.status_code >= 400
+    ok_prod = pr & (ev.status_code >= 200) & (ev.status_code < 300)
+    aggs = dict(
+        first_call_at=ev.ts.min(),
+        first_sandbox_at=ev.ts.min(where=sb),
+        sandbox_calls=ev.ts.count(where=sb),
+        sandbox_errors=ev.ts.count(where=sb & err),
+        sandbox_endpoints=ev.endpoint.nunique(where=sb),
+        sandbox_last_call_at=ev.ts.max(where=sb),
+        production_calls=ev.ts.count(where=pr),
+        production_errors=ev.ts.count(where=pr & err),
+        production_endpoints=ev.endpoint.nunique(where=pr),
+        production_last_call_at=ev.ts.max(where=pr),
+    )
+    if min_success == 1:
+        aggs["first_production_at"] = ev.ts.min(where=ok_prod)
+    agg = ev.group_by("company_id").aggregate(**aggs)
+    if min_success > 1:
+        okp = ev.filter(ok_prod).select("company_id", "ts")
+        okp = okp.mutate(_rn=ibis.row_number().over(group_by=okp.company_id, order_by=okp.ts))
+        nth = okp.filter(okp._rn == min_success - 1).select("company_id", first_production_at=okp.ts)
+        agg = agg.left_join(nth, "company_id").drop("company_id_right")
+    t = co.left_join(agg, "company_id").drop("company_id_right")
+
+    def days(a, b):
+        return (a.epoch_seconds() - b.epoch_seconds()).cast("float64") / _DAY
+
+    stage = ibis.cases(
+        (t.first_production_at.notnull(), "production"),
+        (t.first_call_at.notnull(), "sandbox"),
+        else_="signed_up",
+    )
+    t = t.mutate(
+        stage=stage,
+        days_to_first_call=days(t.first_call_at, t.signup_at),
+        days_to_production=days(t.first_production_at, t.signup_at),
+        days_observed=days(cutoff, t.signup_at),
+        **{c: t[c].fill_null(0) for c in ("sandbox_calls", "sandbox_errors", "sandbox_endpoints",
+                                           "production_calls", "production_errors", "production_endpoints")},
+    )
+    return t.select(*FUNNEL_COLUMNS).order_by("company_id")
+
+
+def report_expr(companies, api_events, as_of):
+    """Counts of events that labeling leaves out, as an Ibis expression (one row)."""
+    import ibis
+
+    cutoff = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    co = companies.select("company_id", "signup_at")
+    ev = api_events.select("company_id", "ts")
+    j = ev.left_join(co, ev.company_id == co.company_id)
+    return j.aggregate(
+        events_total=j.ts.count(),
+        events_unknown_company=j.ts.count(where=j.signup_at.isnull()),
+        events_before_signup=j.ts.count(where=j.signup_at.notnull() & (j.ts < j.signup_at)),
+        events_after_as_of=j.ts.count(where=j.ts >= cutoff),
+        unknown_companies=j.company_id.nunique(where=j.signup_at.isnull()),
+    )
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What the labeling saw and what it left out (events are never silently used)."""
+
+    as_of: datetime
+    companies: int
+    stage_counts: dict
+    events_total: int
+    events_unknown_company: int
+    events_before_signup: int
+    events_after_as_of: int
+    unknown_companies: int
+    notes: tuple = field(default_factory=tuple)
+
+    def warnings(self) -> list[str]:
+        w = []
+        if self.events_unknown_company:
+            w.append(f"{self.events_unknown_company:,} events of {self.unknown_companies:,} companies not in "
+                     "`companies` were not used")
+        if self.events_before_signup:
+            w.append(f"{self.events_before_signup:,} events before the company's signup_at were not used")
+        return w
+
+
+def label(workspace, as_of=None, *, min_success: int = 1, with_report: bool = False):
+    """Label the funnel of ``workspace`` as of ``as_of`` and return a pandas DataFrame.
+
+    ``as_of`` defaults to the end of the simulated period when the workspace was simulated,
+    else to now. With ``with_report=True`` returns ``(frame, LabelReport)``.
+    """
+    from mof_experiments.workspace import to_pandas
+
+    as_of = default_as_of(workspace) if as_of is None else parse_as_of(as_of)
+    co, ev = workspace.table("companies"), workspace.table("api_events")
+    df = to_pandas(funnel_expr(co, ev, as_of, min_success=min_success))
+    df = _normalize(df)
+    if not with_report:
+        return df
+    r = to_pandas(report_expr(co, ev, as_of)).iloc[0]
+    counts = df["stage"].value_counts().reindex(["signed_up", "sandbox", "production"], fill_value=0)
+    report = LabelReport(as_of=as_of, companies=len(df), stage_counts={k: int(v) for k, v in counts.items()},
+                         **{k: int(r[k]) for k in ("events_total", "events_unknown_company", "events_before_signup",
+                                                   "events_after_as_of", "unknown_companies")})
+    return df, report
+
+
+def _normalize(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in ("sandbox_calls", "sandbox_errors", "sandbox_endpoints", "production_calls", "production_errors",
+              "production_endpoints"):
+        df[c] = df[c].astype("int64")
+    for c in ("days_to_first_call", "days_to_production", "days_observed"):
+        df[c] = df[c].astype("float64")
+    df["stage"] = df["stage"].astype("str")
+    return df.reset_index(drop=True)
+
+
+def default_as_of(workspace) -> datetime:
+    meta = workspace.meta()
+    if "simulated_end" in meta:
+        return parse_as_of(meta["simulated_end"])
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def label_workspace(workspace, as_of=None, *, min_success: int = 1):
+    """Label and write the ``funnel`` table (atomically); returns ``(frame, LabelReport)``."""
+    df, report = label(workspace, as_of, min_success=min_success, with_report=True)
+    workspace.write("funnel", df)
+    workspace.set_meta(funnel_as_of=report.as_of.isoformat(), funnel_min_success=min_success)
+    return df, report
+
+
+@dataclass(frozen=True)
+class FunnelSummary:
+    """Stage counts and time to first working app, with uncertainty.
+
+    ``median_days_km`` is the Kaplan-Meier median of days to production (censored at as_of,
+    statsmodels ``SurvfuncRight``) over companies that made a first call; ``median_days_converted``
+    is the plain median among companies already in production (biased low: the slow ones have not
+    converted yet).
+    """
+
+    as_of: datetime
+    n: int
+    stage_counts: dict
+    production_rate: float
+    production_ci: tuple
+    median_days_to_first_call: float
+    median_days_converted: float
+    n_converted: int
+    median_days_km: float
+    median_days_km_ci: tuple
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        rows = [("companies", self.n, ""), *[(f"stage: {k}", v, f"{v / max(self.n, 1):.1%}")
+                                            for k, v in self.stage_counts.items()],
+                ("reached production", f"{self.production_rate:.1%}",
+                 f"95% CI {self.production_ci[0]:.1%} to {self.production_ci[1]:.1%}"),
+                ("median days to first call", _fmt(self.median_days_to_first_call), ""),
+                ("median days to first working app (converted only)", _fmt(self.median_days_converted),
+                 f"n = {self.n_converted}"),
+                ("median days to first working app (Kaplan-Meier)", _fmt(self.median_days_km),
+                 f"95% CI {_fmt(self.median_days_km_ci[0])} to {_fmt(self.median_days_km_ci[1])}")]
+        return pd.DataFrame(rows, columns=["measure", "value", "detail"])
+
+    def _repr_html_(self) -> str:
+        return self.summary.to_html(index=False)
+
+    def __str__(self) -> str:
+        return self.summary.to_string(index=False)
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.1f}"
+
+
+def summarize(funnel: pd.DataFrame, as_of=None) -> FunnelSummary:
+    """Summarize a funnel table (see :class:`FunnelSummary`)."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+    from statsmodels.stats.proportion import proportion_confint
+
+    n = len(funnel)
+    counts = funnel["stage"].value_counts().reindex(["signed_up", "sandbox", "production"], fill_value=0)
+    k = int(counts["production"])
+    lo, hi = proportion_confint(k, max(n, 1), method="wilson")
+    called = funnel[funnel["first_call_at"].notna()]
+    event = called["days_to_production"].notna()
+    dur = called["days_to_production"].where(event, called["days_observed"])
+    km, km_ci = np.nan, (np.nan, np.nan)
+    if len(called) and event.any():
+        sf = SurvfuncRight(dur.to_numpy(float), event.to_numpy(int))
+        km = float(sf.quantile(0.5))
+        try:
+            km_ci = tuple(float(x) for x in sf.quantile_ci(0.5))
+        except Exception:  # too few events for a bounded interval
+            km_ci = (np.nan, np.nan)
+    return FunnelSummary(
+        as_of=parse_as_of(as_of) if as_of is not None else None, n=n,
+        stage_counts={k2: int(v) for k2, v in counts.items()}, production_rate=k / max(n, 1),
+        production_ci=(float(lo), float(hi)),
+        median_days_to_first_call=float(called["days_to_first_call"].median()) if len(called) else np.nan,
+        median_days_converted=float(funnel["days_to_production"].median()) if k else np.nan,
+        n_converted=k, median_days_km=km, median_days_km_ci=km_ci,
+    )

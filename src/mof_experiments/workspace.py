@@ -1,0 +1,309 @@
+"""The workspace: a DuckDB file holding the canonical tables, read through Ibis.
+
+Heavy per-company aggregation (labeling, behavioral features) is written as Ibis expressions
+over :meth:`Workspace.table`, so it runs on the embedded DuckDB file by default and unchanged
+on another Ibis backend. Writes are transactional: a failed write leaves the workspace as it
+was.
+
+Example
+-------
+>>> ws = Workspace("data/mof.duckdb")                    # doctest: +SKIP
+>>> ws.table("api_events").count().execute()             # an Ibis expression  # doctest: +SKIP
+>>> companies = ws.read("companies")                     # a pandas DataFrame  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+from mof_experiments.errors import MofInputError
+from mof_experiments.schema import TABLES, create_table_sql, validate
+
+DEFAULT_WORKSPACE = Path("data") / "mof.duckdb"
+META_TABLE = "mof_meta"
+
+
+def default_workspace_path() -> Path:
+    """``$MOF_WORKSPACE`` if set, else ``data/mof.duckdb`` (relative to the working directory)."""
+    return Path(os.environ.get("MOF_WORKSPACE", DEFAULT_WORKSPACE))
+
+
+class Workspace:
+    """A DuckDB workspace file.
+
+    Parameters
+    ----------
+    path : path of the DuckDB file (created on first write unless ``must_exist``).
+    read_only : open without write access (several readers may share a file).
+    must_exist : raise :class:`MofInputError` if the file does not exist.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False,
+                 must_exist: bool = False):
+        self.path = Path(path) if path is not None else default_workspace_path()
+        self.read_only = read_only
+        if must_exist and not self.path.exists():
+            raise MofInputError("workspace not found (run `mof simulate` or `mof ingest` first)",
+                                source=str(self.path))
+        self._con = None
+
+    # -- connections -------------------------------------------------------------------
+    @property
+    def con(self):
+        """The Ibis DuckDB backend (opened lazily)."""
+        if self._con is None:
+            import ibis
+
+            if not self.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._con = ibis.duckdb.connect(str(self.path), read_only=self.read_only)
+            except Exception as exc:  # duckdb.IOException etc.
+                raise MofInputError(f"cannot open workspace: {' '.join(str(exc).split())[:300]}",
+                                    source=str(self.path)) from None
+            self._con.raw_sql("SET TimeZone = 'UTC'")
+        return self._con
+
+    @property
+    def raw(self):
+        """The underlying ``duckdb.DuckDBPyConnection`` (for transactional writes)."""
+        return self.con.con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.disconnect()
+            self._con = None
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    # -- reading -----------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        return sorted(self.con.list_tables())
+
+    def has(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def table(self, name: str):
+        """An Ibis table expression for ``name``."""
+        if not self.has(name):
+            raise MofInputError(f"table {name!r} not in workspace (has: {', '.join(self.tables()) or 'nothing'})",
+                                source=str(self.path))
+        return self.con.table(name)
+
+    def read(self, name: str, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Read a whole table as a pandas DataFrame (timestamps as ``datetime64[us, UTC]``)."""
+        t = self.table(name)
+        if columns is not None:
+            t = t.select(*columns)
+        return to_pandas(t)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute()) if self.has(name) else 0
+
+    # -- writing -----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self):
+        """All writes inside commit together or not at all."""
+        raw = self.raw
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            yield raw
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        else:
+            raw.execute("COMMIT")
+
+    def write(self, name: str, data, *, mode: str = "replace") -> int:
+        """Write ``data`` (DataFrame or Arrow table) to table ``name`` atomically.
+
+        ``mode`` is ``replace`` (drop and recreate) or ``append``. Canonical tables are created
+        with their contract's column types; other (derived) tables take the data's types.
+        """
+        return self.write_many({name: data}, mode=mode)
+
+    def write_many(self, tables: dict, *, mode: str = "replace") -> int:
+        if mode not in ("replace", "append"):
+            raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+        rows = 0
+        with self.transaction() as raw:
+            for name, data in tables.items():
+                rows += _write_one(raw, name, data, mode)
+        return rows
+
+    def meta(self) -> dict:
+        """Key/value facts about the workspace (e.g. the simulation's period)."""
+        if not self.has(META_TABLE):
+            return {}
+        rows = self.raw.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def set_meta(self, **values) -> None:
+        with self.transaction() as raw:
+            raw.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            for k, v in values.items():
+                raw.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", [k, json.dumps(v, default=str)])
+
+
+def to_pandas(expr) -> pd.DataFrame:
+    """Execute an Ibis expression into pandas with UTC timestamps and ``str`` IDs."""
+    df = expr.to_pandas()
+    for c in df.columns:
+        dt = df[c].dtype
+        if isinstance(dt, pd.DatetimeTZDtype):
+            df[c] = df[c].dt.tz_convert("UTC")
+    return df
+
+
+def _write_one(raw, name: str, data, mode: str) -> int:
+    if isinstance(data, pd.DataFrame):
+        arrow = pa.Table.from_pandas(data, preserve_index=False)
+    elif isinstance(data, pa.Table):
+        arrow = data
+    else:
+        raise TypeError(f"cannot write {type(data).__name__} to {name}")
+    view = f"_mof_in_{name}"
+    raw.register(view, arrow)
+    try:
+        if mode == "replace":
+            raw.execute(f'DROP TABLE IF EXISTS "{name}"')
+        if name in TABLES:
+            raw.execute(create_table_sql(name))
+            cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+            raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "{view}"')
+        elif mode == "replace" or not _exists(raw, name):
+            raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM "{view}"')
+        else:
+            raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
+    finally:
+        raw.unregister(view)
+    return arrow.num_rows
+
+
+def _exists(raw, name: str) -> bool:
+    return bool(raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+# -- ingest ---------------------------------------------------------------------------------
+SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+                      ".ndjson": "jsonl", ".json": "jsonl"}
+
+
+def read_input_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a CSV, Parquet or JSON Lines file as strings/typed columns, with one-line errors."""
+    p = Path(path)
+    src = str(p)
+    if not p.exists():
+        raise MofInputError("file not found", source=src)
+    if p.stat().st_size == 0:
+        raise MofInputError("file is empty", source=src)
+    kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise MofInputError(f"unsupported file type {p.suffix!r} (use .csv, .parquet or .jsonl)", source=src)
+    try:
+        if kind == "csv":
+            with open(p, "rb") as fh:
+                fh.read().decode("utf-8")
+            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        elif kind == "parquet":
+            df = pd.read_parquet(p)
+        else:
+            with open(p, "rb") as fh:
+                fh.read().decode("utf-8")
+            df = pd.read_json(p, lines=True, dtype=False, convert_dates=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MofInputError(f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                            "re-export as UTF-8", source=src) from None
+    except pd.errors.EmptyDataError:
+        raise MofInputError("file has no header or rows", source=src) from None
+    except MofInputError:
+        raise
+    except Exception as exc:
+        raise MofInputError(f"cannot read {kind}: {' '.join(str(exc).split())[:200]}", source=src) from None
+    if len(df) == 0:
+        raise MofInputError("file has a header but no rows", source=src)
+    return df
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    table: str
+    rows: int
+    files: tuple[str, ...]
+    dropped_duplicates: int = 0
+    dropped_columns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __str__(self) -> str:
+        s = f"ingested {self.rows:,} rows into {self.table} from {len(self.files)} file(s)"
+        if self.dropped_duplicates:
+            s += f"; dropped {self.dropped_duplicates:,} exact duplicate rows"
+        if self.dropped_columns:
+            s += f"; ignored columns not in the contract: {', '.join(self.dropped_columns)}"
+        return s
+
+
+def ingest(workspace: Workspace, table: str, files: Iterable[str | os.PathLike], *,
+           assume_tz: str | None = None, mode: str = "append") -> IngestReport:
+    """Validate ``files`` against ``table``'s contract and load them, all or nothing.
+
+    Every file is read and validated before anything is written; a key that already exists in
+    the workspace (``mode='append'``) or repeats across files is an error. Exact duplicate rows
+    of keyless tables (``api_events``, ``email_events``) are dropped and counted.
+    """
+    if table not in TABLES:
+        raise MofInputError(f"unknown table {table!r} (known: {', '.join(TABLES)})")
+    spec = TABLES[table]
+    files = [str(f) for f in files]
+    if not files:
+        raise MofInputError("no input files given")
+    frames, dropped_cols = [], set()
+    for f in files:
+        raw = read_input_file(f)
+        dropped_cols |= {str(c) for c in raw.columns if str(c).strip() not in spec.names}
+        frames.append(validate(raw, table, source=f, assume_tz=assume_tz))
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    dropped_dups = 0
+    if spec.key:
+        dup = data.duplicated(list(spec.key))
+        if dup.any():
+            row = int(dup.to_numpy().nonzero()[0][0])
+            raise MofInputError(f"duplicate key ({', '.join(spec.key)}) across input files",
+                                source=", ".join(files), column=spec.key[0], row=row + 1,
+                                value=data.loc[row, spec.key[0]])
+        if mode == "append" and workspace.has(table):
+            keys = data[list(spec.key)]
+            workspace.raw.register("_mof_keys", pa.Table.from_pandas(keys, preserve_index=False))
+            try:
+                on = " AND ".join(f't."{k}" = k."{k}"' for k in spec.key)
+                hit = workspace.raw.execute(
+                    f'SELECT k.* FROM _mof_keys k JOIN "{table}" t ON {on} LIMIT 1').fetchone()
+            finally:
+                workspace.raw.unregister("_mof_keys")
+            if hit:
+                raise MofInputError(f"key already in workspace table {table} (use --mode replace to "
+                                    "reload the table)", source=", ".join(files), column=spec.key[0],
+                                    value=hit[0], row=None)
+    else:
+        dup = data.duplicated()
+        dropped_dups = int(dup.sum())
+        if dropped_dups:
+            data = data.loc[~dup].reset_index(drop=True)
+    workspace.write(table, data, mode=mode)
+    return IngestReport(table, len(data), tuple(files), dropped_dups, tuple(sorted(dropped_cols)))
