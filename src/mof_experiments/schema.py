@@ -138,7 +138,22 @@ TABLES: dict[str, TableSpec] = {
         key=("experiment_id", "company_id"),
         doc="experiment arm per company (unit of randomization: the company)",
     ),
+    "experiment_arms": TableSpec(
+        "experiment_arms",
+        (
+            Column("experiment_id", STRING),
+            Column("arm", STRING),
+            Column("weight", FLOAT, min_value=0),
+            Column("is_control", BOOL),
+        ),
+        key=("experiment_id", "arm"),
+        doc="the arms of each experiment; control arms (is_control) are never emailed",
+    ),
 }
+
+#: Experiment id under which the persistent global holdout is recorded in ``assignments``
+#: (arm ``holdout``): those companies are excluded from every campaign.
+GLOBAL_HOLDOUT_EXPERIMENT = "global_holdout"
 
 CANONICAL_TABLES = tuple(TABLES)
 

@@ -543,6 +543,10 @@ def simulate(config: SimConfig, workspace_path: str | os.PathLike, *, overwrite:
     assignments = pd.DataFrame({"experiment_id": cfg.experiment_id, "company_id": co["company_id"][enr].to_numpy(),
                                 "arm": act["arm"][enr].astype("str").to_numpy(),
                                 "assigned_at": _ts_pd(act["trigger"][enr].to_numpy()), "stratum": None})
+    arms = cfg.arms()
+    experiment_arms = pd.DataFrame({"experiment_id": cfg.experiment_id, "arm": list(arms),
+                                    "weight": [w for w, _ in arms.values()],
+                                    "is_control": [len(z) == 0 for _, z in arms.values()]})
     fp = np.where(act["has_calls"].to_numpy() & (conv < end), conv, np.nan)
     sim_truth = pd.DataFrame({
         "company_id": co["company_id"], "archetype": ARCHETYPES["archetype"].to_numpy()[co["arch"].to_numpy()],
@@ -563,7 +567,7 @@ def simulate(config: SimConfig, workspace_path: str | os.PathLike, *, overwrite:
         con.execute("SET TimeZone = 'UTC'")
         from mof_experiments.schema import validate
         for name, df in [("companies", companies), ("contacts", contacts), ("assignments", assignments),
-                         ("email_events", email_events)]:
+                         ("experiment_arms", experiment_arms), ("email_events", email_events)]:
             df = validate(df, name, source=f"simulate:{name}")
             con.execute(create_table_sql(name))
             con.register("_df", pa.Table.from_pandas(df, preserve_index=False))
