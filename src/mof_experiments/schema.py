@@ -33,7 +33,9 @@ STAGES = ("signed_up", "sandbox", "production")
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-_TZ_SUFFIX_RE = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?|UTC|GMT)$", re.IGNORECASE)
+# an offset after a time of day (a bare date such as 2026-03-02 has none: its "-02" is the day)
+_TZ_SUFFIX_RE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)$",
+                           re.IGNORECASE)
 
 
 def is_valid_email(value: str) -> bool:

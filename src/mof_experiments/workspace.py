@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -226,7 +227,7 @@ def read_input_file(path: str | os.PathLike) -> pd.DataFrame:
         else:
             with open(p, "rb") as fh:
                 fh.read().decode("utf-8")
-            df = pd.read_json(p, lines=True, dtype=False, convert_dates=False, encoding="utf-8")
+            df = pd.read_json(p, lines=True, dtype=False, encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise MofInputError(f"not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
                             "re-export as UTF-8", source=src) from None
@@ -279,27 +280,33 @@ def ingest(workspace: Workspace, table: str, files: Iterable[str | os.PathLike],
         dropped_cols |= {str(c) for c in raw.columns if str(c).strip() not in spec.names}
         frames.append(validate(raw, table, source=f, assume_tz=assume_tz))
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    bounds = np.cumsum([0] + [len(f) for f in frames])
+
+    def where(i: int) -> tuple[str, int]:
+        """(file, 1-based row in that file) of row i of the concatenated data."""
+        k = int(np.searchsorted(bounds, i, side="right") - 1)
+        return files[k], i - int(bounds[k]) + 1
+
     dropped_dups = 0
     if spec.key:
         dup = data.duplicated(list(spec.key))
         if dup.any():
-            row = int(dup.to_numpy().nonzero()[0][0])
-            raise MofInputError(f"duplicate key ({', '.join(spec.key)}) across input files",
-                                source=", ".join(files), column=spec.key[0], row=row + 1,
-                                value=data.loc[row, spec.key[0]])
+            f, row = where(int(dup.to_numpy().nonzero()[0][0]))
+            raise MofInputError(f"duplicate key ({', '.join(spec.key)}) across input files", source=f,
+                                column=spec.key[0], row=row, value=data.loc[bounds[files.index(f)] + row - 1, spec.key[0]])
         if mode == "append" and workspace.has(table):
-            keys = data[list(spec.key)]
+            keys = data[list(spec.key)].assign(_row=np.arange(len(data)))
             workspace.raw.register("_mof_keys", pa.Table.from_pandas(keys, preserve_index=False))
             try:
                 on = " AND ".join(f't."{k}" = k."{k}"' for k in spec.key)
                 hit = workspace.raw.execute(
-                    f'SELECT k.* FROM _mof_keys k JOIN "{table}" t ON {on} LIMIT 1').fetchone()
+                    f'SELECT min(k._row) FROM _mof_keys k JOIN "{table}" t ON {on}').fetchone()[0]
             finally:
                 workspace.raw.unregister("_mof_keys")
-            if hit:
-                raise MofInputError(f"key already in workspace table {table} (use --mode replace to "
-                                    "reload the table)", source=", ".join(files), column=spec.key[0],
-                                    value=hit[0], row=None)
+            if hit is not None:
+                f, row = where(int(hit))
+                raise MofInputError(f"key already in workspace table {table} (use --mode replace to reload the "
+                                    "table)", source=f, column=spec.key[0], row=row, value=data.loc[int(hit), spec.key[0]])
     else:
         dup = data.duplicated()
         dropped_dups = int(dup.sum())
