@@ -245,8 +245,10 @@ class FunnelSummary:
                 ("median days to first call", _fmt(self.median_days_to_first_call), ""),
                 ("median days to first working app (converted only)", _fmt(self.median_days_converted),
                  f"n = {self.n_converted}"),
-                ("median days to first working app (Kaplan-Meier)", _fmt(self.median_days_km),
-                 f"95% CI {_fmt(self.median_days_km_ci[0])} to {_fmt(self.median_days_km_ci[1])}")]
+                ("median days to first working app (Kaplan-Meier)",
+                 _fmt(self.median_days_km) if not np.isnan(self.median_days_km) else "not reached",
+                 f"95% CI {_fmt(self.median_days_km_ci[0])} to {_fmt(self.median_days_km_ci[1])}"
+                 if not np.isnan(self.median_days_km) else "fewer than half of the callers reached production")]
         return pd.DataFrame(rows, columns=["measure", "value", "detail"])
 
     def _repr_html_(self) -> str:
