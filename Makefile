@@ -27,7 +27,7 @@ demo: venv
 
 ## Run the whole test suite
 test: venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## Open JupyterLab on notebooks/ with the project's environment as kernel
 lab: venv

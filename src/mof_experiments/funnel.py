@@ -167,16 +167,19 @@ class LabelReport:
         return w
 
 
-def label(workspace, as_of=None, *, min_success: int = 1, with_report: bool = False):
+def label(workspace, as_of=None, *, min_success: int = 1, with_report: bool = False, source=None):
     """Label the funnel of ``workspace`` as of ``as_of`` and return a pandas DataFrame.
 
     ``as_of`` defaults to the end of the simulated period when the workspace was simulated,
-    else to now. With ``with_report=True`` returns ``(frame, LabelReport)``.
+    else to now. With ``with_report=True`` returns ``(frame, LabelReport)``. ``source`` (an
+    :class:`~mof_experiments.engines.EngineSource`) runs the aggregation on another engine,
+    e.g. Spark; by default it runs on the workspace's DuckDB.
     """
     from mof_experiments.workspace import to_pandas
 
     as_of = default_as_of(workspace) if as_of is None else parse_as_of(as_of)
-    co, ev = workspace.table("companies"), workspace.table("api_events")
+    src = workspace if source is None else source
+    co, ev = src.table("companies"), src.table("api_events")
     df = to_pandas(funnel_expr(co, ev, as_of, min_success=min_success))
     df = _normalize(df)
     if not with_report:
@@ -201,15 +204,15 @@ def _normalize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_as_of(workspace) -> datetime:
-    meta = workspace.meta()
+    meta = workspace.meta() if workspace is not None else {}
     if "simulated_end" in meta:
         return parse_as_of(meta["simulated_end"])
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def label_workspace(workspace, as_of=None, *, min_success: int = 1):
+def label_workspace(workspace, as_of=None, *, min_success: int = 1, source=None):
     """Label and write the ``funnel`` table (atomically); returns ``(frame, LabelReport)``."""
-    df, report = label(workspace, as_of, min_success=min_success, with_report=True)
+    df, report = label(workspace, as_of, min_success=min_success, with_report=True, source=source)
     workspace.write("funnel", df)
     workspace.set_meta(funnel_as_of=report.as_of.isoformat(), funnel_min_success=min_success)
     return df, report

@@ -167,7 +167,11 @@ def to_pandas(expr) -> pd.DataFrame:
     for c in df.columns:
         dt = df[c].dtype
         if isinstance(dt, pd.DatetimeTZDtype):
-            df[c] = df[c].dt.tz_convert("UTC")
+            df[c] = df[c].dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        elif pd.api.types.is_datetime64_dtype(dt):
+            # engines without a zoned type (Spark) return instants as naive values in the session
+            # zone, which mof_experiments.engines sets to UTC
+            df[c] = df[c].dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     return df
 
 

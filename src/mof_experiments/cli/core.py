@@ -68,15 +68,41 @@ def label(
                                              "are ignored. Default: end of the simulated period, else now."),
     min_success: int = typer.Option(1, "--min-success",
                                     help="Successful (2xx) production calls that count as 'in production'."),
+    engine: str = typer.Option("duckdb", "--engine",
+                               help="Where the aggregation runs: duckdb (the workspace), pyspark, or an Ibis "
+                                    "connection URL. The funnel table is written to the workspace either way."),
+    source: Optional[Path] = typer.Option(None, "--source",
+                                          help="Directory of Parquet files (companies.parquet, api_events/ or "
+                                               "api_events.parquet) for --engine pyspark or duckdb."),
 ):
     """Label each company's funnel stage as of a date and write the `funnel` table."""
+    from mof_experiments.engines import open_source
     from mof_experiments.funnel import label_workspace, summarize
     from mof_experiments.workspace import Workspace
 
-    with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
-        df, report = label_workspace(ws, as_of, min_success=min_success)
+    ws_path = resolve_workspace(workspace)
+    with Workspace(ws_path, must_exist=source is None and engine == "duckdb") as ws:
+        src = open_source(engine, source, workspace=ws)
+        df, report = label_workspace(ws, as_of, min_success=min_success, source=None if src is ws else src)
     for w in report.warnings():
         echo_err(f"mof: warning: {w}")
     typer.echo(f"funnel as of {report.as_of:%Y-%m-%d %H:%M} UTC: {len(df):,} companies, "
                f"{report.events_total - report.events_after_as_of:,} events before as_of")
     typer.echo(str(summarize(df, report.as_of)))
+
+
+@app.command("export")
+def export(
+    out: Path = typer.Option(..., "--out", help="Directory for the Parquet files."),
+    workspace: Optional[Path] = workspace_option(),
+    tables: List[str] = typer.Option(["companies", "api_events"], "--table",
+                                     help="Tables to export (repeatable)."),
+):
+    """Export workspace tables to Parquet (e.g. to run `mof label --engine pyspark --source DIR`)."""
+    from mof_experiments.engines import export_parquet
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
+        paths = export_parquet(ws, out, tables)
+    for p in paths:
+        typer.echo(f"wrote {p}")
