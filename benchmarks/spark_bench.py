@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work"
-EVENTS_PER_COMPANY = 1210
+EVENTS_PER_COMPANY = 1150
 
 
 def main() -> None:
