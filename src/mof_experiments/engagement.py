@@ -10,6 +10,7 @@ Rates are per delivered message (a message is opened if it has at least one huma
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,17 @@ def message_engagement(email_events: pd.DataFrame, *, exclude_machine_opens: boo
     out["opened"] = out["first_open_at"].notna() & out["delivered"]
     out["clicked"] = out["first_click_at"].notna() & out["delivered"]
     return out.reset_index()[[c for c in MESSAGE_COLUMNS if c in out.reset_index().columns]]
+
+
+def contact_engagement(messages: pd.DataFrame) -> pd.DataFrame:
+    """Per contact: company_id, delivered, opened and clicked messages, open_rate, click_rate
+    (per delivered message; machine opens already excluded by :func:`message_engagement`)."""
+    d = messages[messages["delivered"]]
+    g = d.groupby(["contact_id", "company_id"]).agg(delivered=("message_id", "size"), opened=("opened", "sum"),
+                                                    clicked=("clicked", "sum"))
+    g["open_rate"] = g["opened"] / g["delivered"]
+    g["click_rate"] = g["clicked"] / g["delivered"]
+    return g.reset_index()
 
 
 def company_engagement(messages: pd.DataFrame) -> pd.DataFrame:
@@ -284,7 +296,7 @@ def sandbox_activity_before(workspace, cutoffs: pd.DataFrame) -> pd.DataFrame:
 
     Parameters
     ----------
-    workspace : a :class:`~mof_experiments.workspace.Workspace`.
+    workspace : a :class:`~mof_experiments.workspace.Workspace` or the path of one (opened read-only).
     cutoffs : DataFrame with ``company_id`` and ``cutoff_at`` (UTC).
 
     Returns
@@ -297,6 +309,11 @@ def sandbox_activity_before(workspace, cutoffs: pd.DataFrame) -> pd.DataFrame:
 
     from mof_experiments.workspace import to_pandas
 
+    if isinstance(workspace, (str, os.PathLike)):
+        from mof_experiments.workspace import Workspace
+
+        with Workspace(workspace, read_only=True, must_exist=True) as ws:
+            return sandbox_activity_before(ws, cutoffs)
     cut = cutoffs[["company_id", "cutoff_at"]].drop_duplicates("company_id")
     ev = workspace.table("api_events")
     ct = ibis.memtable(cut)

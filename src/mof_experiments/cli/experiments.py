@@ -1,0 +1,166 @@
+"""Experiment commands: ``mof assign`` and ``mof experiment readout``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mof_experiments.cli._app import app, resolve_workspace, workspace_option
+
+experiment_app = typer.Typer(help="Read out experiments (A/B/n tests) from any CSV/Parquet file or workspace table.",
+                             no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(experiment_app, name="experiment")
+
+
+@app.command()
+def assign(
+    experiment: str = typer.Argument(..., help="Experiment id (e.g. mof_email_2026); part of the hash."),
+    arms: str = typer.Option(..., "--arms", help="Arms and weights, e.g. control=0.2,treatment=0.8 "
+                                                 "(weights are normalized to sum to 1)."),
+    global_holdout: Optional[float] = typer.Option(
+        None, "--global-holdout",
+        help="Share of ALL companies kept out of every campaign (e.g. 0.05), fixed once set. Held-out "
+             "companies are recorded under experiment 'global_holdout' (arm holdout; the others 'eligible') "
+             "and never assigned to an experiment."),
+    control: Optional[str] = typer.Option(None, "--control",
+                                          help="Control arm(s), never emailed (comma-separated). Default: the "
+                                               "arm named control or holdout."),
+    cohort: Optional[Path] = typer.Option(None, "--cohort",
+                                          help="CSV/Parquet with a company_id column: assign only these "
+                                               "companies (default: every company in the workspace)."),
+    stage: Optional[List[str]] = typer.Option(None, "--stage",
+                                              help="Only companies at this funnel stage (signed_up, sandbox, "
+                                                   "production; repeatable). Needs `mof label` first."),
+    stratify: Optional[str] = typer.Option(None, "--stratify",
+                                           help="Column of companies (e.g. plan) or of the funnel table (e.g. "
+                                                "stage): arms are balanced within each value."),
+    salt: str = typer.Option("mof-v1", "--salt", help="Hash salt; change it only to re-randomize on purpose."),
+    workspace: Optional[Path] = workspace_option(),
+):
+    """Assign companies to arms by salted hashing and record them in `assignments`.
+
+    Companies: all in the workspace, or those of --cohort, restricted to --stage if given.
+
+    Deterministic: sha256("SALT:EXPERIMENT:COMPANY") -> u in [0,1) -> arm by cumulative weights.
+    Re-running keeps existing rows and appends only companies not yet assigned; the arms are
+    registered in `experiment_arms` (control arms flagged, never emailed).
+    """
+    from mof_experiments.errors import MofInputError
+    from mof_experiments.experiments import assign_workspace
+    from mof_experiments.workspace import Workspace, read_input_file
+
+    ids = None
+    if cohort is not None:
+        df = read_input_file(cohort)
+        if "company_id" not in df.columns:
+            raise MofInputError(f"missing column company_id (found: {', '.join(map(str, df.columns))})",
+                                source=str(cohort), column="company_id")
+        ids = df["company_id"].dropna().astype("str").tolist()
+    with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
+        result = assign_workspace(ws, experiment, arms, control=control, global_holdout=global_holdout,
+                                  company_ids=ids, stages=stage, stratify=stratify, salt=salt)
+    typer.echo(str(result))
+
+
+def _weights(spec: Optional[str]):
+    if not spec:
+        return None
+    from mof_experiments.experiments import parse_arms
+
+    return parse_arms(spec)
+
+
+def _registered_weights(df, path):
+    """Design weights of the experiment a workspace table belongs to (one experiment_id), if registered."""
+    if "experiment_id" not in df.columns or df["experiment_id"].nunique() != 1:
+        return None
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(path, read_only=True) as ws:
+        if not ws.has("experiment_arms"):
+            return None
+        ea = ws.read("experiment_arms")
+    ea = ea[ea["experiment_id"] == str(df["experiment_id"].iloc[0])]
+    return dict(zip(ea["arm"], ea["weight"].astype(float))) or None
+
+
+@experiment_app.command("readout")
+def readout_cmd(
+    file: str = typer.Argument(..., help="CSV/Parquet/JSONL file with one row per unit, or workspace:TABLE "
+                                         "(a table of --workspace, e.g. workspace:experiment_outcomes)."),
+    arm: str = typer.Option(..., "--arm", help="Column holding the arm."),
+    outcome: List[str] = typer.Option(..., "--outcome",
+                                      help="Outcome column (repeatable). 0/1 columns are read as rates, others "
+                                           "as means; force with COL:rate or COL:mean."),
+    control: str = typer.Option(..., "--control", help="Value of --arm that is the control."),
+    weights: Optional[str] = typer.Option(None, "--weights",
+                                          help="Design weights for the sample-ratio test, e.g. "
+                                               "'No E-Mail=1,Mens E-Mail=1,Womens E-Mail=1'. Default: the weights "
+                                               "registered in experiment_arms for a workspace:TABLE with one "
+                                               "experiment_id, else an equal split."),
+    cuped: Optional[List[str]] = typer.Option(None, "--cuped",
+                                              help="OUTCOME=PRE_COLUMN: CUPED adjustment of a mean outcome by a "
+                                                   "pre-period covariate (repeatable)."),
+    correction: str = typer.Option("holm", "--correction",
+                                   help="Multiple-testing correction across arms x outcomes: holm, fdr_bh, "
+                                        "bonferroni or none."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the intervals and tests."),
+    as_json: bool = typer.Option(False, "--json", help="Print the machine-readable result (JSON)."),
+    workspace: Optional[Path] = workspace_option("Workspace for workspace:TABLE inputs [default: $MOF_WORKSPACE "
+                                                 "or data/mof.duckdb]"),
+):
+    """Per arm: n, rate/mean with CI, lift vs control with CI, p-values, SRM check.
+
+    Rates: Wilson intervals, Newcomb interval of the difference, score test. Means: t intervals,
+    Welch test. Exit status 0 even when the SRM status is warning/blocking (read the `srm` field).
+    """
+    from mof_experiments.errors import MofConfigError
+    from mof_experiments.experiments import load_readout_input, readout
+
+    covs = {}
+    for c in cuped or []:
+        if "=" not in c:
+            raise MofConfigError(f"--cuped expects OUTCOME=PRE_COLUMN, got {c!r}")
+        k, v = c.split("=", 1)
+        covs[k.strip()] = v.strip()
+    df, source = load_readout_input(file, workspace_path=resolve_workspace(workspace) if
+                                    file.startswith("workspace:") else None)
+    w = _weights(weights)
+    if w is None and file.startswith("workspace:"):
+        w = _registered_weights(df, resolve_workspace(workspace))
+    result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha,
+                     correction=correction, source=source)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        typer.echo(str(result))
+
+
+@experiment_app.command("outcomes")
+def outcomes_cmd(
+    experiment: str = typer.Argument(..., help="Experiment id in the workspace's assignments."),
+    window_days: float = typer.Option(30, "--window-days", help="Conversion window after assigned_at (days)."),
+    table: str = typer.Option("experiment_outcomes", "--table", help="Workspace table to write."),
+    workspace: Optional[Path] = workspace_option(),
+):
+    """Write one row per assigned company: arm, conversion within the window, pre-assignment behavior.
+
+    Columns: experiment_id, company_id, arm, assigned_at, first_production_at, converted (0/1: first
+    2xx production call within --window-days of assigned_at), complete (window fully observed), and
+    the pre-assignment features (calls, errors, error_rate, auth_error_share, distinct_endpoints,
+    active_days, days_since_signup, ..., contacts per title group). Read it out with
+    `mof experiment readout workspace:experiment_outcomes --arm arm --outcome converted --control holdout`.
+    """
+    from mof_experiments.experiments import experiment_outcomes
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
+        df = experiment_outcomes(ws, experiment, window_days=window_days)
+        ws.write(table, df)
+    counts = df.groupby("arm")["converted"].agg(["size", "mean"])
+    arms = ", ".join(f"{a} n={int(r['size']):,} converted {r['mean']:.1%}" for a, r in counts.iterrows())
+    typer.echo(f"{experiment}: wrote {len(df):,} rows to {table} ({arms}); "
+               f"{int((~df['complete']).sum()):,} with an incomplete window")

@@ -1,0 +1,126 @@
+"""Send commands: ``mof cohort export``, ``mof send``, ``mof events import``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from mof_experiments.cli._app import app, echo_err, resolve_workspace, workspace_option
+
+cohort_app = typer.Typer(help="Select and export cohorts of contacts.", no_args_is_help=True,
+                         rich_markup_mode=None)
+events_app = typer.Typer(help="Bring ESP engagement events back into the workspace.", no_args_is_help=True,
+                         rich_markup_mode=None)
+app.add_typer(cohort_app, name="cohort")
+app.add_typer(events_app, name="events")
+
+
+def _split(values: Optional[List[str]]) -> Optional[List[str]]:
+    if not values:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    return out or None
+
+
+@cohort_app.command("export")
+def cohort_export(
+    out: Path = typer.Option(..., "--out", "-o", help="Output file, .csv or .parquet (written atomically)."),
+    workspace: Optional[Path] = workspace_option(),
+    stage: Optional[List[str]] = typer.Option(None, "--stage",
+                                              help="Funnel stage(s): signed_up, sandbox, production (needs "
+                                                   "`mof label`). Repeat or comma-separate."),
+    persona: Optional[List[str]] = typer.Option(None, "--persona",
+                                                help="Persona(s): PM, GC, CSO, CFO, CEO, DEV, OTHER (needs "
+                                                     "`mof segment`)."),
+    segment: Optional[List[str]] = typer.Option(None, "--segment",
+                                                help="Behavioral segment name(s); a company in any of them "
+                                                     "qualifies (needs `mof segment`)."),
+    experiment: Optional[str] = typer.Option(None, "--experiment",
+                                             help="Keep companies assigned in this experiment (needs `mof assign`)."),
+    arm: Optional[List[str]] = typer.Option(None, "--arm", help="Arm(s) of --experiment [default: every "
+                                                                "non-control arm]; control arms are refused."),
+    columns: Optional[List[str]] = typer.Option(None, "--columns",
+                                                help="Columns to write [default: contact_id,email,company_id,"
+                                                     "persona]; also job_title, stage, arm, company_name, plan."),
+):
+    """Export the contacts matching the filters, minus suppressed contacts and the global holdout.
+
+    Prints how many contacts were selected and how many each rule excluded.
+    """
+    from mof_experiments.cohorts import export_cohort, write_cohort
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
+        cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
+                               experiment_id=experiment, arms=_split(arm), columns=_split(columns))
+    write_cohort(cohort.frame, out)
+    typer.echo(f"{cohort} -> {out}")
+    for r in cohort.summary.itertuples():
+        typer.echo(f"  {r.step:<18} removed {r.removed:>7,}   remaining {r.remaining:>7,}")
+
+
+@app.command("send")
+def send(
+    campaign: Path = typer.Argument(..., help="Campaign spec (YAML), e.g. campaigns/case_study_pm.yaml."),
+    cohort: Path = typer.Option(..., "--cohort", "-c", help="Cohort file from `mof cohort export` (.csv/.parquet)."),
+    backend: str = typer.Option(..., "--backend", "-b",
+                                help="smtp://HOST:PORT (STARTTLS when offered), smtps://HOST:PORT, mbox:PATH or "
+                                     "dry-run. Credentials only from $MOF_SMTP_USER / $MOF_SMTP_PASSWORD."),
+    workspace: Optional[Path] = workspace_option(),
+    ledger: Path = typer.Option(Path("data/send_ledger.sqlite"), "--ledger",
+                                help="SQLite send ledger (one row per campaign and contact)."),
+    resolve_ambiguous: Optional[str] = typer.Option(None, "--resolve-ambiguous",
+                                                    help="What to do with messages an interrupted run left in "
+                                                         "'sending' (the server may have accepted them): resend "
+                                                         "or skip. Without it they are only reported."),
+    retry_backoff: Optional[float] = typer.Option(None, "--retry-backoff",
+                                                  help="Seconds before the first retry of a 4xx reply (doubles "
+                                                       "each time) [default: the spec's retry.backoff_seconds]."),
+    max_attempts: Optional[int] = typer.Option(None, "--max-attempts",
+                                               help="Attempts per message on 4xx [default: the spec's "
+                                                    "retry.max_attempts]."),
+    preview: bool = typer.Option(False, "--preview", help="With dry-run: print the first message."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Send a campaign to a cohort, safely: never twice, never to suppressed, holdout or control.
+
+    Every message is planned and rendered before the first is sent. Exit status: 0 when all
+    went well, 1 when some message failed or is ambiguous, 2 on bad input.
+    """
+    from mof_experiments.errors import MofConfigError
+    from mof_experiments.send.dispatch import send_campaign
+
+    if resolve_ambiguous not in (None, "resend", "skip"):
+        raise MofConfigError(f"--resolve-ambiguous must be resend or skip, got {resolve_ambiguous!r}")
+    result = send_campaign(campaign, cohort, backend=backend, workspace=resolve_workspace(workspace),
+                           ledger=ledger, resolve_ambiguous=resolve_ambiguous, backoff_seconds=retry_backoff,
+                           max_attempts=max_attempts, progress=not quiet)
+    typer.echo(str(result))
+    if preview and result.preview:
+        typer.echo("-" * 72)
+        typer.echo(result.preview)
+    if not result.ok:
+        echo_err("mof: some messages failed or are ambiguous (see above)")
+        return 1
+    return 0
+
+
+@events_app.command("import")
+def events_import(
+    file: Path = typer.Argument(..., help="ESP event export: SendGrid webhook JSON, Mailgun events JSON or CSV."),
+    format: str = typer.Option(..., "--format", "-f", help="sendgrid, mailgun or csv."),
+    workspace: Optional[Path] = workspace_option(),
+):
+    """Import delivered/open/click/bounce/unsubscribe/complaint events into email_events.
+
+    Duplicates (same ESP event id) are dropped; unsubscribes, hard bounces and complaints are
+    added to the suppression list. A malformed file imports nothing.
+    """
+    from mof_experiments.send.events import import_events
+    from mof_experiments.workspace import Workspace
+
+    with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
+        report = import_events(ws, file, format)
+    typer.echo(str(report))

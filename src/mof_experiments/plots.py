@@ -1,0 +1,206 @@
+"""Figures for the report notebooks (seaborn / matplotlib).
+
+Every function takes the package's result tables, draws one figure with a title and axis
+labels that carry units, and returns the ``matplotlib.axes.Axes`` it drew on (pass ``ax=`` to
+draw into an existing figure). Rates are shown as percentages with their 95% intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mof_experiments.errors import MofInputError
+
+PALETTE = {"production": "#2a9d8f", "sandbox": "#e76f51", "signed_up": "#adb5bd",
+           "not emailed": "#6c757d", "no opens": "#e76f51", "1 open": "#f4a261", "2+ opens": "#2a9d8f",
+           "treated": "#2a9d8f", "control": "#6c757d"}
+
+
+def _ax(ax, figsize=(7, 4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _need(df: pd.DataFrame, cols, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise MofInputError(f"missing column(s) {', '.join(missing)}", source=what)
+
+
+def _pct_axis(ax, axis: str = "x") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+
+
+def funnel_stages(funnel: pd.DataFrame, *, ax=None):
+    """Bar chart: companies per funnel stage (count, with the share written on each bar)."""
+    _need(funnel, ["stage"], "funnel")
+    stages = ["signed_up", "sandbox", "production"]
+    counts = funnel["stage"].value_counts().reindex(stages, fill_value=0)
+    ax = _ax(ax, (6, 3.5))
+    ax.bar(stages, counts.to_numpy(), color=[PALETTE[s] for s in stages])
+    n = max(int(counts.sum()), 1)
+    for i, v in enumerate(counts.to_numpy()):
+        ax.annotate(f"{v:,}\n({v / n:.0%})", (i, v), ha="center", va="bottom", fontsize=9)
+    ax.set_ylim(0, counts.max() * 1.25 + 1)
+    ax.set(title=f"Funnel stage of {n:,} companies", xlabel="stage", ylabel="companies (count)")
+    return ax
+
+
+def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title: str | None = None,
+                    xmax: float | None = 60.0):
+    """Kaplan-Meier step curves with pointwise 95% bands: share still not in production over time.
+
+    ``curves`` is :attr:`mof_experiments.survival.KaplanMeier.curves` (or any frame with
+    ``group``, time, surv, ci_low, ci_high).
+    """
+    _need(curves, [group, "time", "surv", "ci_low", "ci_high"], "curves")
+    ax = _ax(ax)
+    import seaborn as sns
+
+    groups = curves[group].cat.categories if hasattr(curves[group], "cat") else curves[group].unique()
+    fallback = sns.color_palette("colorblind", len(groups))
+    for i, g in enumerate(groups):
+        d = curves[curves[group] == g]
+        if d.empty:
+            continue
+        color = PALETTE.get(str(g), fallback[i])
+        ax.step(d["time"], d["surv"], where="post", label=str(g),
+                color=color, lw=2)
+        ax.fill_between(d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.15, color=color)
+    if xmax is not None:
+        ax.set_xlim(0, xmax)
+    ax.set_ylim(None, 1.01)
+    _pct_axis(ax, "y")
+    ax.set(title=title or "Time to first production call (Kaplan-Meier, 95% CI)",
+           xlabel="days since time zero", ylabel="still not in production (%)")
+    ax.legend(title=group, frameon=False)
+    return ax
+
+
+def rates_by_outcome(rates: pd.DataFrame, *, ax=None):
+    """Grouped bars: open and click rate per delivered message, converters vs still in sandbox."""
+    _need(rates, ["group", "open_rate", "open_ci_low", "open_ci_high", "click_rate", "click_ci_low",
+                  "click_ci_high", "delivered"], "rates")
+    ax = _ax(ax, (6.5, 4))
+    width = 0.38
+    x = np.arange(2)
+    for j, (_, r) in enumerate(rates.iterrows()):
+        vals = np.array([r["open_rate"], r["click_rate"]])
+        lo = vals - np.array([r["open_ci_low"], r["click_ci_low"]])
+        hi = np.array([r["open_ci_high"], r["click_ci_high"]]) - vals
+        pos = x + (j - 0.5) * width
+        ax.bar(pos, vals, width, yerr=[lo, hi], capsize=4, color=PALETTE.get(r["group"]),
+               label=f"{r['group']} (n = {int(r['delivered']):,} messages)")
+        for p, v in zip(pos, vals):
+            ax.annotate(f"{v:.0%}", (p, v), xytext=(0, 12), textcoords="offset points", ha="center", fontsize=9)
+    ax.set_xticks(x, ["open rate", "click rate"])
+    _pct_axis(ax, "y")
+    ax.set_ylim(0, min(1.0, float(rates["open_ci_high"].max()) * 1.3))
+    ax.set(title="Engagement of companies that reached production vs still in sandbox",
+           xlabel="", ylabel="per delivered message (%)")
+    ax.legend(frameon=False, loc="upper right")
+    return ax
+
+
+def content_rates(table: pd.DataFrame, *, metric: str = "assisted", ax=None):
+    """Horizontal dot-and-interval plot of one content-table rate (``open``, ``click`` or
+    ``assisted``) per zone x topic x persona, with n; too-little-data rows in grey."""
+    col = f"{metric}_rate"
+    _need(table, ["zone", "topic", "persona", "delivered", col, f"{metric}_ci_low", f"{metric}_ci_high"], "content table")
+    t = table.sort_values(["persona", col], ascending=[True, True]).reset_index(drop=True)
+    ax = _ax(ax, (8, 0.45 * len(t) + 1.5))
+    y = np.arange(len(t))
+    flag = t["too_little_data"].to_numpy() if "too_little_data" in t else np.zeros(len(t), bool)
+    colors = np.where(flag, "#adb5bd", "#264653")
+    ax.hlines(y, t[f"{metric}_ci_low"], t[f"{metric}_ci_high"], color=colors, lw=2)
+    ax.scatter(t[col], y, color=colors, zorder=3)
+    labels = [f"{r.persona}: {r.zone.replace('_', ' ')} / {r.topic.replace('_', ' ')} (n={r.delivered:,})"
+              + (" *" if f else "") for r, f in zip(t.itertuples(), flag)]
+    ax.set_yticks(y, labels, fontsize=9)
+    _pct_axis(ax, "x")
+    names = {"open": "Open rate", "click": "Click rate", "assisted": "Assisted-conversion rate"}
+    ax.set(title=f"{names.get(metric, metric)} per delivered message, 95% Wilson CI"
+                 + ("\n(* grey: too little data)" if flag.any() else ""),
+           xlabel=f"{names.get(metric, metric).lower()} (% of delivered messages)", ylabel="")
+    return ax
+
+
+def prob_best_bars(table: pd.DataFrame, persona: str, *, ax=None):
+    """Bars: posterior probability that each content is the best for ``persona``
+    (:func:`mof_experiments.attribution.prob_best` output)."""
+    _need(table, ["persona", "zone", "topic", "prob_best"], "content table")
+    t = table[table["persona"] == persona].sort_values("prob_best")
+    if t.empty:
+        raise MofInputError(f"no content for persona {persona!r}", source="content table")
+    ax = _ax(ax, (7, 0.5 * len(t) + 1.5))
+    labels = [f"{z.replace('_', ' ')} / {tp.replace('_', ' ')}" for z, tp in zip(t["zone"], t["topic"])]
+    ax.barh(labels, t["prob_best"], color="#2a9d8f")
+    for i, v in enumerate(t["prob_best"]):
+        ax.annotate(f"{v:.0%}", (v, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=9)
+    ax.set_xlim(0, 1.1)
+    _pct_axis(ax, "x")
+    ax.set(title=f"{persona}: probability of having the highest assisted-conversion rate",
+           xlabel="posterior probability of being best (%)", ylabel="")
+    return ax
+
+
+def arm_rates(summary: pd.DataFrame, *, ax=None, title: str | None = None):
+    """Bars with 95% CIs: conversion within the window per arm group
+    (:attr:`mof_experiments.attribution.HoldoutEffect.summary`)."""
+    _need(summary, ["group", "companies", "rate", "ci_low", "ci_high"], "summary")
+    ax = _ax(ax, (5.5, 4))
+    lab = [f"{r['group']}\n({r.get('arms', r['group'])}, n = {int(r['companies']):,})" for _, r in summary.iterrows()]
+    vals = summary["rate"].to_numpy(float)
+    err = [vals - summary["ci_low"].to_numpy(float), summary["ci_high"].to_numpy(float) - vals]
+    ax.bar(lab, vals, yerr=err, capsize=5, color=[PALETTE.get(g, "#264653") for g in summary["group"]])
+    for i, v in enumerate(vals):
+        ax.annotate(f"{v:.1%}", (i, v / 2), ha="center", va="center", color="white", fontweight="bold")
+    _pct_axis(ax, "y")
+    ax.set_ylim(0, float(summary["ci_high"].max()) * 1.3)
+    ax.set(title=title or "Conversion within the window: emailed vs randomized holdout",
+           xlabel="", ylabel="converted within window (% of companies)")
+    return ax
+
+
+def correlation_vs_causation(rows: pd.DataFrame, *, ax=None):
+    """Side-by-side estimates with CIs (columns: label, estimate, ci_low, ci_high), in proportion
+    points, e.g. the observational difference in conversion vs the randomized effect."""
+    _need(rows, ["label", "estimate", "ci_low", "ci_high"], "rows")
+    ax = _ax(ax, (7, 0.7 * len(rows) + 1.6))
+    y = np.arange(len(rows))
+    ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
+                fmt="o", color="#264653", capsize=4)
+    ax.axvline(0, color="grey", lw=1, ls="--")
+    ax.set_yticks(y, rows["label"])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    _pct_axis(ax, "x")
+    ax.set(title="Correlation vs causal effect (95% CI)", xlabel="difference in conversion rate (percentage points)",
+           ylabel="")
+    return ax
+
+
+def uplift_by_bin(bins: pd.DataFrame, *, x: str = "bin", ax=None, title: str | None = None):
+    """Bars: observed uplift (treated - control conversion) per predicted-uplift bin, with CIs.
+
+    ``bins`` columns: ``x``, uplift, ci_low, ci_high (proportion points).
+    """
+    _need(bins, [x, "uplift", "ci_low", "ci_high"], "bins")
+    ax = _ax(ax, (7, 4))
+    vals = bins["uplift"].to_numpy(float)
+    ax.bar(bins[x].astype(str), vals, yerr=[vals - bins["ci_low"], bins["ci_high"] - vals], capsize=4,
+           color="#2a9d8f")
+    ax.axhline(0, color="grey", lw=1)
+    _pct_axis(ax, "y")
+    ax.set(title=title or "Observed uplift by predicted-uplift group (95% CI)",
+           xlabel="predicted-uplift group (1 = highest)", ylabel="observed uplift (percentage points)")
+    return ax
+
+
+__all__ = ["funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
+           "correlation_vs_causation", "uplift_by_bin", "PALETTE"]

@@ -1,0 +1,135 @@
+"""The four report notebooks: stored clean, and run end to end through `mof report run` on a small
+simulation whose truth is known; the manifest's headline figures are checked against that truth."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mof_experiments.cli import main
+from mof_experiments.reports import export_html
+from mof_experiments.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ("funnel_overview", "content_optimization", "engagement_conversion", "experiment_readout")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_stored_without_outputs_and_keeps_its_parameters_tag(name):
+    nb = nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1
+    # every parameter typed and commented, as `mof report list` / papermill --help-notebook read them
+    for line in params[0].source.splitlines():
+        assert re.match(r"^\w+: \w+ = .+  # \S", line), line
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def test_nbstripout_verify_passes():
+    exe = Path(sys.executable).with_name("nbstripout")
+    res = subprocess.run([str(exe), "--verify", *[str(NOTEBOOKS / f"{n}.ipynb") for n in NAMES]],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.fixture(scope="module")
+def report_workspace(sim2000_path, tmp_path_factory):
+    """A copy of the 2000-company simulation with a `personas` table (the simulator's truth stands in
+    for `mof segment`)."""
+    path = tmp_path_factory.mktemp("reportws") / "mof.duckdb"
+    shutil.copy(sim2000_path, path)
+    with Workspace(path) as ws:
+        ws.write("personas", ws.read("sim_contact_truth")[["contact_id", "persona"]]
+                 .assign(confidence=1.0, rule="sim_truth"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_run(report_workspace, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    code = main(["report", "run", "--notebooks", str(NOTEBOOKS), "--workspace", str(report_workspace),
+                 "--out", str(out)])
+    (run_dir,) = list(out.iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return code, run_dir, manifest
+
+
+@pytest.fixture(scope="module")
+def truth(report_workspace):
+    with Workspace(report_workspace, read_only=True) as ws:
+        return {"content": ws.read("sim_content"), "effects": ws.read("sim_effects")}
+
+
+def _heads(manifest, name):
+    (nb,) = [n for n in manifest["notebooks"] if n["name"] == name]
+    assert nb["status"] == "ok", nb.get("error")
+    return nb["headlines"]
+
+
+def test_every_notebook_runs(full_run):
+    code, run_dir, manifest = full_run
+    assert code == 0 and manifest["status"] == "ok"
+    assert [n["name"] for n in manifest["notebooks"]] == list(NAMES)
+    for n in manifest["notebooks"]:
+        assert (run_dir / n["outputs"]["ipynb"]).exists() and (run_dir / n["outputs"]["html"]).exists()
+        assert n["parameters"]["workspace"] == str(Path(manifest["workspace"]))
+
+
+def test_best_content_for_pm_and_dev_matches_the_planted_best(full_run, truth):
+    # "best" = highest posterior probability of the highest assisted-conversion rate per delivered
+    # message; planted: the email with the highest open_prob * effect (opens that convert) per persona
+    h = _heads(full_run[2], "content_optimization")
+    c = truth["content"].assign(score=lambda d: d["open_prob"] * d["effect"])
+    for persona in ("PM", "DEV"):
+        planted = c[c["persona"] == persona].sort_values("score").iloc[-1]
+        assert h[f"best_{persona.lower()}"] == f"{planted['zone']}/{planted['topic']}"
+    assert h["best_pm_prob"] > 0.5
+
+
+def test_engagement_ratio_is_in_the_calibrated_range(full_run):
+    h = _heads(full_run[2], "engagement_conversion")
+    assert 0.52 <= h["open_rate_production"] <= 0.66  # the article: 59%
+    assert 1.6 <= h["open_ratio"] <= 2.6  # the article: about 2x
+    assert h["open_ratio_ci"][0] < h["open_ratio"] < h["open_ratio_ci"][1]
+    assert h["smoothed_odds_ratio"] > 1 and h["phi"] > 0
+
+
+def test_holdout_estimate_covers_the_true_average_effect(full_run, truth):
+    e = truth["effects"]
+    w = e[e["experiment_id"] == "mof_email_2026"].pivot_table(index="company_id", columns="arm", values="p_convert")
+    true_effect = float((w["email"] - w["holdout"]).mean())
+    h = _heads(full_run[2], "engagement_conversion")
+    assert h["true_effect"] == pytest.approx(true_effect)
+    assert h["holdout_ci"][0] <= true_effect <= h["holdout_ci"][1]
+    # the correlation overstates the effect: openers vs non-openers is far above the causal estimate
+    assert h["opener_difference"] > h["holdout_ci"][1]
+    r = _heads(full_run[2], "experiment_readout")
+    assert r["lift_email_ci"][0] <= true_effect <= r["lift_email_ci"][1]
+    assert r["lift_email"] == pytest.approx(h["holdout_effect"])  # two implementations agree
+
+
+def test_html_report_shows_the_content_table_and_figures(full_run):
+    _, run_dir, _ = full_run
+    html = (run_dir / "content_optimization.html").read_text()
+    assert "Content table" in html and "assisted_rate" in html and "dashboards" in html
+    assert html.count("<img") >= 1
+    assert "index.html" and "content_optimization.html" in (run_dir / "index.html").read_text()
+
+
+def test_no_code_export_hides_the_code(full_run, tmp_path):
+    _, run_dir, _ = full_run
+    with_code = (run_dir / "content_optimization.html").read_text()
+    out = export_html(run_dir / "content_optimization.ipynb", tmp_path / "x.html", no_code=True).read_text()
+    assert "thompson_allocation" in with_code and "thompson_allocation" not in out
+    assert "Content table" in out and "<img" in out

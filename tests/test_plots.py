@@ -1,0 +1,104 @@
+"""Every figure function returns Axes with a title and labelled axes, on small hand-made inputs."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from mof_experiments import plots  # noqa: E402
+from mof_experiments.errors import MofInputError  # noqa: E402
+from mof_experiments.survival import TIERS  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _labelled(ax, *, xlabel=True):
+    assert ax.get_title()
+    assert ax.get_ylabel() or ax.get_yticklabels()
+    if xlabel:
+        assert ax.get_xlabel()
+
+
+def test_funnel_stages_counts_bars():
+    f = pd.DataFrame({"stage": ["sandbox"] * 5 + ["production"] * 3 + ["signed_up"] * 2})
+    ax = plots.funnel_stages(f)
+    _labelled(ax)
+    assert [p.get_height() for p in ax.patches] == [2, 5, 3]
+    assert "(count)" in ax.get_ylabel()
+
+
+def test_survival_curves_draws_one_line_per_group():
+    c = pd.DataFrame({"tier": pd.Categorical(["no opens"] * 3 + ["2+ opens"] * 3, categories=list(TIERS)),
+                      "time": [0, 1, 2] * 2, "surv": [1, .9, .8, 1, .7, .5], "ci_low": [1, .8, .7, 1, .6, .4],
+                      "ci_high": [1, .95, .9, 1, .8, .6]})
+    ax = plots.survival_curves(c)
+    _labelled(ax)
+    assert len(ax.get_lines()) == 2 and "days" in ax.get_xlabel()
+
+
+def test_rates_by_outcome_bars_have_cis():
+    r = pd.DataFrame({"group": ["production", "sandbox"], "delivered": [100, 300], "open_rate": [.6, .3],
+                      "open_ci_low": [.5, .25], "open_ci_high": [.7, .35], "click_rate": [.15, .08],
+                      "click_ci_low": [.1, .05], "click_ci_high": [.2, .1]})
+    ax = plots.rates_by_outcome(r)
+    _labelled(ax, xlabel=False)
+    assert sorted(round(p.get_height(), 2) for p in ax.patches) == [0.08, 0.15, 0.3, 0.6]
+    assert "%" in ax.get_ylabel()
+
+
+def _table():
+    return pd.DataFrame({"zone": ["fh", "cs", "sec"], "topic": ["dash", "adopt", "integ"], "persona": ["PM", "PM", "CSO"],
+                         "delivered": [300, 200, 20], "assisted_rate": [.1, .05, .2], "assisted_ci_low": [.07, .03, .05],
+                         "assisted_ci_high": [.14, .09, .45], "too_little_data": [False, False, True],
+                         "prob_best": [.9, .1, 1.0]})
+
+
+def test_content_rates_marks_too_little_data():
+    ax = plots.content_rates(_table(), metric="assisted")
+    _labelled(ax)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any(lab.endswith("*") and "CSO" in lab for lab in labels)
+    assert "too little data" in ax.get_title()
+
+
+def test_content_rates_missing_metric_is_an_error():
+    with pytest.raises(MofInputError, match="open_rate"):
+        plots.content_rates(_table(), metric="open")
+
+
+def test_prob_best_bars_and_unknown_persona():
+    ax = plots.prob_best_bars(_table(), "PM")
+    _labelled(ax)
+    assert sorted(p.get_width() for p in ax.patches) == [0.1, 0.9]
+    with pytest.raises(MofInputError, match="no content for persona 'GC'"):
+        plots.prob_best_bars(_table(), "GC")
+
+
+def test_arm_rates_correlation_and_uplift_plots():
+    s = pd.DataFrame({"group": ["treated", "control"], "arms": ["email", "holdout"], "companies": [800, 200],
+                      "rate": [.3, .25], "ci_low": [.27, .2], "ci_high": [.33, .31]})
+    ax = plots.arm_rates(s)
+    _labelled(ax, xlabel=False)
+    assert [round(p.get_height(), 2) for p in ax.patches] == [0.3, 0.25]
+    rows = pd.DataFrame({"label": ["corr", "causal"], "estimate": [.2, .03], "ci_low": [.15, -.02], "ci_high": [.25, .08]})
+    _labelled(plots.correlation_vs_causation(rows))
+    bins = pd.DataFrame({"bin": [1, 2], "uplift": [.1, -.02], "ci_low": [.0, -.1], "ci_high": [.2, .06]})
+    ax = plots.uplift_by_bin(bins)
+    _labelled(ax)
+    assert np.allclose([p.get_height() for p in ax.patches], [.1, -.02])
+
+
+def test_draws_into_a_given_axes():
+    fig, ax = plt.subplots()
+    out = plots.funnel_stages(pd.DataFrame({"stage": ["sandbox"]}), ax=ax)
+    assert out is ax
