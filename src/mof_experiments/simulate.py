@@ -427,7 +427,8 @@ def _emails(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: pd.DataFram
             "machine_open": mo_arr if mo_arr is not None else None,
         }))
     email_events = pd.concat(frames, ignore_index=True).sort_values(["ts", "message_id"], kind="stable")
-    email_events["ts"] = _ts_pd(email_events["ts"].to_numpy())
+    email_events = email_events.reset_index(drop=True)  # _ts_pd returns a fresh 0..n-1 index
+    email_events["ts"] = _ts_pd(email_events["ts"].to_numpy()).to_numpy()
     email_events["machine_open"] = email_events["machine_open"].astype("boolean")
     email_events["event_id"] = [f"sim-{i:09d}" for i in range(len(email_events))]
     unsub_at = pd.Series(unsub_t[unsub & (unsub_t < cfg.end_ts)], index=s["contact_id"].to_numpy()[unsub & (unsub_t < cfg.end_ts)])
