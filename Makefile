@@ -20,10 +20,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 ## Create .venv (if missing) and install the package with its pinned dependencies
 venv: $(BIN)/.installed
 
-## Simulate the demo workspace, label the funnel and print a summary (the main job)
+## Simulate the demo workspace, label, segment, run the four reports (the main job)
 demo: venv
 	$(BIN)/mof simulate --companies $(COMPANIES) --seed $(SEED) --workspace $(WORKSPACE) --overwrite
 	$(BIN)/mof label --workspace $(WORKSPACE)
+	$(BIN)/mof segment --workspace $(WORKSPACE)
+	$(BIN)/mof report run --workspace $(WORKSPACE) --out reports --jobs 2
 
 ## Run the whole test suite
 test: venv
@@ -33,9 +35,12 @@ test: venv
 lab: venv
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
-## Run the benchmarks (slow; prints tables)
+## Run the benchmarks (slow; prints tables; see benchmarks/README.md)
 bench: venv
 	$(BIN)/python benchmarks/label_bench.py
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python benchmarks/spark_bench.py
+	$(BIN)/python benchmarks/send_bench.py
+	$(BIN)/python benchmarks/report_bench.py
 
 ## Remove the virtual environment and generated data
 clean:
