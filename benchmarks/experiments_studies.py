@@ -141,7 +141,8 @@ def main() -> None:
     print("## A/B and A/A studies (Newcomb CI, score test)\n", ab_studies().to_string(index=False), "\n")
     print("## SRM detection (chi-square; warning p<0.01, blocking p<0.001)\n", srm_studies().to_string(index=False), "\n")
     if args.uplift:
-        cfgs = [dict(companies=6000, effect_scale=2.0), dict(companies=6000, effect_scale=1.0),
+        cfgs = [dict(companies=20000, effect_scale=1.0),
+                dict(companies=6000, effect_scale=2.0), dict(companies=6000, effect_scale=1.0),
                 dict(companies=6000, heterogeneous=False, effect_scale=1.0),
                 dict(companies=6000, heterogeneous=False, effect_scale=0.0)]
         print("## Uplift on the simulator (2-fold cross-fitted)\n",

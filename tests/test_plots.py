@@ -44,6 +44,18 @@ def test_survival_curves_draws_one_line_per_group():
     ax = plots.survival_curves(c)
     _labelled(ax)
     assert len(ax.get_lines()) == 2 and "days" in ax.get_xlabel()
+    assert len(ax.collections) == 2  # one band per group
+
+
+def test_survival_curves_flag_small_groups_instead_of_drawing_their_band():
+    c = pd.DataFrame({"plan": ["free"] * 3 + ["enterprise"] * 3, "time": [0, 1, 2] * 2,
+                      "surv": [1, .9, .8, 1, .75, .5], "ci_low": [1, .85, .75, 1, .1, .05],
+                      "ci_high": [1, .95, .85, 1, 1, .95], "n": [500] * 3 + [4] * 3})
+    ax = plots.survival_curves(c, group="plan")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["free (n = 500)", "enterprise (n = 4, too little data)"]
+    assert len(ax.collections) == 1  # the band of the 4-company group is not drawn
+    assert ax.get_lines()[1].get_linestyle() == "--"
 
 
 def test_rates_by_outcome_bars_have_cis():

@@ -300,9 +300,10 @@ def _cross_fitted(model, X, y, t, seed=0):
 
 @pytest.fixture(scope="module")
 def sim_uplift(tmp_path_factory):
-    # 6,000 companies (~4,500 enrolled); effect_scale=2 so that the emails' effect is clearly
-    # above the noise of a 20% holdout of ~900 companies
-    return _sim_data(tmp_path_factory, "upl_het", companies=6000, seed=5, effect_scale=2.0)
+    # the simulator's default effect sizes; 20,000 companies (~15,200 enrolled, ~3,000 in the 20%
+    # holdout). At 6,000 companies the same learners rank as well (Spearman 0.32-0.40) but the
+    # Qini stays inside the random band: the holdout is too small (benchmarks/README.md)
+    return _sim_data(tmp_path_factory, "upl_het", companies=20000, seed=5)
 
 
 @pytest.mark.parametrize("name,model", [("T", TLearner(_base())), ("X", XLearner(_base(), _effect()))])
@@ -312,9 +313,9 @@ def test_learners_rank_the_simulators_true_uplift(sim_uplift, name, model):
     s = uplift_score(y, pred, t, n_permutations=200, n_bootstrap=100, random_state=0)
     rho = spearmanr(pred, true).statistic
     print(f"{name}-learner: {s}; Spearman with true uplift {rho:.3f}")
-    # measured (seed 5): T qini 0.061 (band upper 0.040), rho 0.537; X qini 0.064 (band upper 0.035), rho 0.520
+    # measured (seed 5): T qini 0.055 (band upper 0.023), rho 0.514; X qini 0.054 (band upper 0.019), rho 0.506
     assert s.above_random
-    assert rho >= 0.45
+    assert rho >= 0.4
 
 
 def test_without_any_effect_the_qini_stays_in_the_random_band(tmp_path_factory):

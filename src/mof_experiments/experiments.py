@@ -366,24 +366,17 @@ def _strata(workspace, companies: pd.DataFrame, column: str) -> pd.Series:
 
 
 def excluded_companies(workspace, experiment_id: str) -> set[str]:
-    """Companies that must not be emailed for ``experiment_id``.
+    """Companies that must not be emailed for ``experiment_id``: the global holdout (arm
+    ``holdout`` under ``global_holdout``) united with the companies assigned to the
+    experiment's control arm(s) (``experiment_arms.is_control``).
 
-    The global holdout (arm ``holdout`` under ``global_holdout``) united with the companies
-    assigned to the experiment's control arm(s) (``experiment_arms.is_control``). An
-    experiment without registered arms contributes the arms named ``control``/``holdout``.
+    The set form of :func:`mof_experiments.cohorts.excluded_companies` (which also gives the
+    reason per company, and is what ``mof cohort export`` and ``mof send`` apply).
     """
-    out: set[str] = set()
-    if not workspace.has("assignments"):
-        return out
-    t = workspace.table("assignments")
-    gh = t.filter((t.experiment_id == GLOBAL_HOLDOUT_EXPERIMENT) & (t.arm == HOLDOUT_ARM)).select("company_id")
-    out |= set(gh.to_pandas()["company_id"].astype(str))
-    reg = _registered_arms(workspace, experiment_id)
-    ctrl = list(reg.loc[reg["is_control"].astype(bool), "arm"]) if len(reg) else ["control", "holdout"]
-    if ctrl:
-        e = t.filter((t.experiment_id == experiment_id) & t.arm.isin(ctrl)).select("company_id")
-        out |= set(e.to_pandas()["company_id"].astype(str))
-    return out
+    from mof_experiments.cohorts import excluded_companies as exclusion_reasons
+
+    reasons = exclusion_reasons(workspace, experiment_id)
+    return set(reasons.index[reasons.isin(["holdout", "control"])])
 
 
 # ------------------------------------------------------------------------------- statistics

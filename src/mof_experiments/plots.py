@@ -53,11 +53,13 @@ def funnel_stages(funnel: pd.DataFrame, *, ax=None):
 
 
 def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title: str | None = None,
-                    xmax: float | None = 60.0):
+                    xmax: float | None = 60.0, min_n: int = 30):
     """Kaplan-Meier step curves with pointwise 95% bands: share still not in production over time.
 
     ``curves`` is :attr:`mof_experiments.survival.KaplanMeier.curves` (or any frame with
-    ``group``, time, surv, ci_low, ci_high).
+    ``group``, time, surv, ci_low, ci_high). When it has the column ``n`` (companies per group)
+    the legend shows it, and a group with fewer than ``min_n`` companies is drawn dashed,
+    without its (very wide) band, and labelled "too little data".
     """
     _need(curves, [group, "time", "surv", "ci_low", "ci_high"], "curves")
     ax = _ax(ax)
@@ -70,9 +72,13 @@ def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title
         if d.empty:
             continue
         color = PALETTE.get(str(g), fallback[i])
-        ax.step(d["time"], d["surv"], where="post", label=str(g),
-                color=color, lw=2)
-        ax.fill_between(d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.15, color=color)
+        n = int(d["n"].iloc[0]) if "n" in d.columns else None
+        few = n is not None and n < min_n
+        label = str(g) if n is None else f"{g} (n = {n:,}{', too little data' if few else ''})"
+        ax.step(d["time"], d["surv"], where="post", label=label, color=color, lw=1.5 if few else 2,
+                ls="--" if few else "-")
+        if not few:
+            ax.fill_between(d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.15, color=color)
     if xmax is not None:
         ax.set_xlim(0, xmax)
     ax.set_ylim(None, 1.01)

@@ -188,7 +188,7 @@ def kaplan_meier(landmark: pd.DataFrame, *, group: str = "tier", horizon_days: f
         s = np.asarray(sf.surv_prob, float)
         lo, hi = _loglog_ci(s, np.asarray(sf.surv_prob_se, float), z)
         curves.append(pd.DataFrame({group: g, "time": np.r_[0.0, t], "surv": np.r_[1.0, s],
-                                    "ci_low": np.r_[1.0, lo], "ci_high": np.r_[1.0, hi]}))
+                                    "ci_low": np.r_[1.0, lo], "ci_high": np.r_[1.0, hi], "n": len(d)}))
         sp, se = _surv_at(sf, horizon_days)
         s_lo, s_hi = (float(v[0]) for v in _loglog_ci(np.array([sp]), np.array([se]), z))
         try:

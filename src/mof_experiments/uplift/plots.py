@@ -25,44 +25,38 @@ def _band(ax, y, u, t, curve, n_permutations, alpha, random_state):
     ax.fill_between(grid, lo, hi, color="0.8", alpha=0.6, label=f"random rankings ({1 - alpha:.0%})")
 
 
+def _plot_curve(curve, perfect_curve, ylabel, y_true, uplift, treatment, ax, perfect, random_band,
+                n_permutations, alpha, random_state, label):
+    ax = _ax(ax)
+    y, u, t = (np.asarray(a) for a in (y_true, uplift, treatment))
+    x, v = curve(y, u, t)
+    if random_band:
+        _band(ax, y.astype(float), u.astype(float), t, curve, n_permutations, alpha, random_state)
+    ax.plot(x, v, label=label, color="C0")
+    ax.plot([0, x[-1]], [0, v[-1]], ls="--", color="0.4", label="random")
+    if perfect:
+        xp, vp = perfect_curve(y, t)
+        ax.plot(xp, vp, color="C2", alpha=0.7, label="perfect")
+    ax.set_xlabel("units targeted (by decreasing predicted uplift)")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    return ax
+
+
 def plot_qini_curve(y_true, uplift, treatment, *, ax=None, perfect: bool = True, random_band: bool = True,
                     n_permutations: int = 100, alpha: float = 0.05, random_state=0, label: str = "model"):
     """Qini curve of the model, the random line, optionally the perfect curve and the band of
     curves of randomly permuted scores. x: units targeted; y: incremental conversions (Qini)."""
-    ax = _ax(ax)
-    y, u, t = (np.asarray(a) for a in (y_true, uplift, treatment))
-    x, v = qini_curve(y, u, t)
-    if random_band:
-        _band(ax, y.astype(float), u.astype(float), t, qini_curve, n_permutations, alpha, random_state)
-    ax.plot(x, v, label=label, color="C0")
-    ax.plot([0, x[-1]], [0, v[-1]], ls="--", color="0.4", label="random")
-    if perfect:
-        xp, vp = perfect_qini_curve(y, t)
-        ax.plot(xp, vp, color="C2", alpha=0.7, label="perfect")
-    ax.set_xlabel("units targeted (by decreasing predicted uplift)")
-    ax.set_ylabel("incremental conversions (Qini)")
-    ax.legend(frameon=False)
-    return ax
+    return _plot_curve(qini_curve, perfect_qini_curve, "incremental conversions (Qini)", y_true, uplift,
+                       treatment, ax, perfect, random_band, n_permutations, alpha, random_state, label)
 
 
 def plot_uplift_curve(y_true, uplift, treatment, *, ax=None, perfect: bool = True, random_band: bool = True,
                       n_permutations: int = 100, alpha: float = 0.05, random_state=0, label: str = "model"):
     """Uplift curve ``(rate_t - rate_c) * k`` against units targeted ``k``, with the random
     line, the perfect curve and the permutation band."""
-    ax = _ax(ax)
-    y, u, t = (np.asarray(a) for a in (y_true, uplift, treatment))
-    x, v = uplift_curve(y, u, t)
-    if random_band:
-        _band(ax, y.astype(float), u.astype(float), t, uplift_curve, n_permutations, alpha, random_state)
-    ax.plot(x, v, label=label, color="C0")
-    ax.plot([0, x[-1]], [0, v[-1]], ls="--", color="0.4", label="random")
-    if perfect:
-        xp, vp = perfect_uplift_curve(y, t)
-        ax.plot(xp, vp, color="C2", alpha=0.7, label="perfect")
-    ax.set_xlabel("units targeted (by decreasing predicted uplift)")
-    ax.set_ylabel("incremental conversions")
-    ax.legend(frameon=False)
-    return ax
+    return _plot_curve(uplift_curve, perfect_uplift_curve, "incremental conversions", y_true, uplift,
+                       treatment, ax, perfect, random_band, n_permutations, alpha, random_state, label)
 
 
 def plot_uplift_by_percentile(y_true, uplift, treatment, *, bins: int = 10, ax=None, alpha: float = 0.05):
