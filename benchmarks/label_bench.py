@@ -1,7 +1,7 @@
 """Funnel labeling three ways on the same simulated events: mof (Ibis on DuckDB), hand-written
 DuckDB SQL, idiomatic pandas. Prints wall time and peak RSS for each size.
 
-    .venv/bin/python benchmarks/label_bench.py                 # 10M and 100M events
+    .venv/bin/python benchmarks/label_bench.py                 # 10M and 100M events (pandas: 10M only)
     .venv/bin/python benchmarks/label_bench.py --sizes 10      # 10M only
 
 Each measurement runs in a fresh subprocess, so peak RSS (ru_maxrss) is that method's own. The
@@ -186,6 +186,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="millions of events")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--methods", nargs="+", default=["mof", "sql", "pandas"])
+    ap.add_argument("--pandas-max", type=float, default=20,
+                    help="skip pandas above this many million events (it needs ~270 MB per 1M; default 20)")
     a = ap.parse_args()
     if a.child:
         child(a.child[0], a.child[1], a.child[2], a.child[3] if len(a.child) > 3 else None)
@@ -205,6 +207,9 @@ def main() -> None:
             as_of = w.meta()["simulated_end"]
         outs = {}
         for method in a.methods:
+            if method == "pandas" and m > a.pandas_max:
+                print(f"{m}M pandas: skipped (~{0.27 * m:.0f} GB of memory; --pandas-max {m} to force)", flush=True)
+                continue
             out = WORK / f"out_{m}M_{method}.parquet"
             r = measure(method, ws, as_of, out)
             r["events"] = n_events

@@ -1,6 +1,6 @@
 """The same funnel labeling on DuckDB and on Spark local mode (local[2]), side by side.
 
-    SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python benchmarks/spark_bench.py              # 2.5M, 5M, 10M events
+    SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python benchmarks/spark_bench.py              # 2.5M, 5M, 10M, 20M events
     SPARK_LOCAL_IP=127.0.0.1 .venv/bin/python benchmarks/spark_bench.py --sizes 10
 
 Both engines read the same Parquet files (exported from a simulated workspace). Spark's session
@@ -22,7 +22,7 @@ EVENTS_PER_COMPANY = 1150
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=float, nargs="+", default=[2.5, 5, 10], help="millions of events")
+    ap.add_argument("--sizes", type=float, nargs="+", default=[2.5, 5, 10, 20], help="millions of events")
     a = ap.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from mof_experiments.engines import export_parquet, open_source, spark_session
@@ -61,6 +61,16 @@ def main() -> None:
     print(f"{'events':>10} {'engine':>8} {'wall s':>8} {'s per 1M events':>16}")
     for n, engine, wall in rows:
         print(f"{n:>10,} {engine:>8} {wall:8.2f} {wall / (n / 1e6):16.3f}")
+    import numpy as np
+
+    print("\nleast-squares line wall = fixed + marginal x events:")
+    for engine in ("duckdb", "pyspark"):
+        x = np.array([n / 1e6 for n, e, _ in rows if e == engine])
+        y = np.array([w for _, e, w in rows if e == engine])
+        if len(x) >= 3:
+            (b, a), res = np.polyfit(x, y, 1, full=True)[:2]
+            r2 = 1 - float(res[0]) / float(((y - y.mean()) ** 2).sum()) if len(res) else 1.0
+            print(f"  {engine:8} fixed {a:5.2f} s, marginal {b:.3f} s per 1M events, R^2 {r2:.3f}")
     print("\nresults equal row for row on every size")
 
 
