@@ -308,6 +308,9 @@ def _execute_task(task: dict) -> dict:
     t0 = time.perf_counter()
     try:
         kw = {"execution_timeout": task["timeout"]} if task["timeout"] else {}
+        # the kernel's own start-up warnings (e.g. ipykernel 7's "running over TCP without
+        # encryption" for a local kernel) are noise in a report run; errors still show
+        kw["extra_arguments"] = ["--IPKernelApp.log_level=ERROR"]
         pm.execute_notebook(task["input"], task["output"], parameters=task["parameters"],
                             kernel_name=task["kernel_name"], progress_bar=False, cwd=task["cwd"], **kw)
         status, error = "ok", None
