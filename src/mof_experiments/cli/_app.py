@@ -22,6 +22,13 @@ def workspace_option(default_help: str = "Workspace DuckDB file [default: $MOF_W
     return typer.Option(None, "--workspace", "-w", help=default_help, show_default=False)
 
 
+def as_of_option(what: str = ""):
+    """``--as-of``: the cut-off shared by the commands that read events."""
+    return typer.Option(None, "--as-of",
+                        help=f"Cut-off date or timestamp (UTC if naive){what}; events at or after it are ignored. "
+                             "Default: end of the simulated period, else now.")
+
+
 def resolve_workspace(path: Path | None) -> Path:
     from mof_experiments.workspace import default_workspace_path
 

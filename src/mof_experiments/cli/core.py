@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from mof_experiments.cli._app import app, echo_err, resolve_workspace, workspace_option
+from mof_experiments.cli._app import app, as_of_option, echo_err, resolve_workspace, workspace_option
 
 
 @app.command()
@@ -63,9 +63,7 @@ def ingest(
 @app.command()
 def label(
     workspace: Optional[Path] = workspace_option(),
-    as_of: Optional[str] = typer.Option(None, "--as-of",
-                                        help="Cut-off date or timestamp (UTC if naive); events at or after it "
-                                             "are ignored. Default: end of the simulated period, else now."),
+    as_of: Optional[str] = as_of_option(),
     min_success: int = typer.Option(1, "--min-success",
                                     help="Successful (2xx) production calls that count as 'in production'."),
     engine: str = typer.Option("duckdb", "--engine",

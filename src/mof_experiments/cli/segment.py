@@ -7,16 +7,13 @@ from typing import Optional
 
 import typer
 
-from mof_experiments.cli._app import app, resolve_workspace, workspace_option
+from mof_experiments.cli._app import app, as_of_option, resolve_workspace, workspace_option
 
 
 @app.command()
 def segment(
     workspace: Optional[Path] = workspace_option(),
-    as_of: Optional[str] = typer.Option(None, "--as-of",
-                                        help="Cut-off date or timestamp (UTC if naive) of the behavior features; "
-                                             "events at or after it are ignored. Default: end of the simulated "
-                                             "period, else now."),
+    as_of: Optional[str] = as_of_option(" of the behavior features"),
     rules: Optional[Path] = typer.Option(None, "--rules",
                                          help="YAML file of rule segments (name, description, rule). "
                                               "Default: the shipped rules (docs/segments.md)."),
