@@ -57,15 +57,13 @@ def srm_studies(runs: int = 500, seed: int = 1) -> pd.DataFrame:
 
 def uplift_studies(configs, seeds) -> pd.DataFrame:
     from scipy.stats import spearmanr
-    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     from mof_experiments.experiments import experiment_outcomes
     from mof_experiments.simulate import SimConfig, simulate
-    from mof_experiments.uplift import TLearner, XLearner, uplift_score
+    from mof_experiments.uplift import TLearner, XLearner, cross_fit_predict, uplift_score
     from mof_experiments.workspace import Workspace
 
     def lin(est):
@@ -90,9 +88,7 @@ def uplift_studies(configs, seeds) -> pd.DataFrame:
                 X = d[feats].fillna(0).to_numpy(float)
                 y, t = d["converted"].to_numpy(), (d["arm"] == "email").astype(int).to_numpy()
                 for name, m in models.items():
-                    pred = np.zeros(len(y))
-                    for tr, te in KFold(2, shuffle=True, random_state=0).split(X):
-                        pred[te] = clone(m).fit(X[tr], y[tr], t[tr]).predict(X[te])
+                    pred = cross_fit_predict(m, X, y, t, folds=2, random_state=0)
                     s = uplift_score(y, pred, t, n_permutations=200, n_bootstrap=100, random_state=0)
                     rows.append({**kw, "seed": seed, "enrolled": len(y), "model": name, "qini": s.score,
                                  "random_high": s.random_high, "above_band": s.above_random,
@@ -102,14 +98,12 @@ def uplift_studies(configs, seeds) -> pd.DataFrame:
 
 
 def hillstrom_uplift(path) -> pd.DataFrame:
-    from sklearn.base import clone
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from mof_experiments.datasets import load_hillstrom
-    from mof_experiments.uplift import TLearner, XLearner, uplift_score
+    from mof_experiments.uplift import TLearner, XLearner, cross_fit_predict, uplift_score
 
     h = load_hillstrom(path)
     rows = []
@@ -121,9 +115,7 @@ def hillstrom_uplift(path) -> pd.DataFrame:
             y = getattr(h, outcome).to_numpy()[m]
             for name, model in [("T-learner", TLearner(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)))),
                                 ("X-learner", XLearner())]:
-                pred = np.zeros(len(y))
-                for tr, te in KFold(2, shuffle=True, random_state=0).split(X):
-                    pred[te] = clone(model).fit(X[tr], y[tr], t[tr]).predict(X[te])
+                pred = cross_fit_predict(model, X, y, t, folds=2, random_state=0)
                 s = uplift_score(y, pred, t, n_permutations=100, n_bootstrap=100, random_state=0)
                 rows.append({"arm": arm, "outcome": outcome, "model": name, "qini": s.score, "ci_low": s.ci_low,
                              "ci_high": s.ci_high, "random_low": s.random_low, "random_high": s.random_high,

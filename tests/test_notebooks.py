@@ -117,6 +117,15 @@ def test_holdout_estimate_covers_the_true_average_effect(full_run, truth):
     r = _heads(full_run[2], "experiment_readout")
     assert r["lift_email_ci"][0] <= true_effect <= r["lift_email_ci"][1]
     assert r["lift_email"] == pytest.approx(h["holdout_effect"])  # two implementations agree
+    # and the targeting table's "email everyone" row is that same lift, per 1,000 companies
+    assert r["incremental_per_1000"]["everyone"] == pytest.approx(1000 * r["lift_email"], abs=0.01)
+
+
+def test_uplift_model_in_the_readout_ranks_the_true_uplift(full_run):
+    r = _heads(full_run[2], "experiment_readout")
+    # measured 0.26 (Qini 0.015, band -0.056 to 0.059): out of fold on ~1,500 enrolled companies the
+    # ranking is weak but real; the Qini is inside its band at this size
+    assert r["predicted_vs_true_uplift_corr"] > 0.15
 
 
 def test_html_report_shows_the_content_table_and_figures(full_run):

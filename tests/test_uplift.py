@@ -15,6 +15,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.uplift import (ClassTransformation, MultiArmUplift, SLearner, TLearner, XLearner, choose_targets,
+                                    cross_fit_predict,
                                     compare_policies, perfect_qini_curve, plot_qini_curve, plot_score_band,
                                     plot_uplift_by_percentile, plot_uplift_curve, qini_auc_score, qini_curve,
                                     uplift_at_k, uplift_auc_score, uplift_by_percentile, uplift_curve, uplift_score)
@@ -291,11 +292,23 @@ def _sim_data(tmp_path_factory, name, **kw):
 
 
 def _cross_fitted(model, X, y, t, seed=0):
-    """Out-of-fold uplift: each half is scored by a model trained on the other half."""
-    pred = np.zeros(len(y))
-    for tr, te in KFold(2, shuffle=True, random_state=seed).split(X):
-        pred[te] = clone(model).fit(X[tr], y[tr], t[tr]).predict(X[te])
-    return pred
+    return cross_fit_predict(model, X, y, t, folds=2, random_state=seed)
+
+
+def test_cross_fit_predict_scores_each_fold_with_a_model_that_did_not_see_it():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 3))
+    t = rng.integers(0, 2, 200)
+    y = (rng.random(200) < 0.3 + 0.2 * t * (X[:, 0] > 0)).astype(int)
+    model = TLearner(LogisticRegression())
+    pred = cross_fit_predict(model, X, y, t, folds=2, random_state=1)
+    tr, te = next(KFold(2, shuffle=True, random_state=1).split(X))
+    by_hand = clone(model).fit(X[tr], y[tr], t[tr]).predict(X[te])
+    np.testing.assert_allclose(pred[te], by_hand)
+    full = clone(model).fit(X, y, t).predict(X)
+    assert not np.allclose(pred, full)  # not the in-sample predictions
+    with pytest.raises(MofInputError, match="folds"):
+        cross_fit_predict(model, X, y, t, folds=1)
 
 
 @pytest.fixture(scope="module")

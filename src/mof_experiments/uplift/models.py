@@ -292,3 +292,23 @@ class MultiArmUplift(BaseEstimator):
 
 
 __all__ = ["SLearner", "TLearner", "XLearner", "ClassTransformation", "MultiArmUplift", "UpliftMixin"]
+
+
+def cross_fit_predict(model, X, y, treatment, *, folds: int = 2, random_state=0) -> np.ndarray:
+    """Out-of-fold uplift: each fold is scored by a clone of ``model`` fitted on the other folds.
+
+    Use it to evaluate a model (Qini, uplift by decile, policy comparison) on the same
+    experiment it learns from: no unit is scored by a model that saw its outcome. The folds
+    are ``KFold(folds, shuffle=True, random_state=random_state)``.
+    """
+    from sklearn.model_selection import KFold
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    t = _check_binary_treatment(treatment, len(X))
+    if folds < 2:
+        raise MofInputError(f"folds must be >= 2, got {folds}")
+    pred = np.zeros(len(X), dtype=float)
+    for train, test in KFold(folds, shuffle=True, random_state=random_state).split(X):
+        pred[test] = clone(model).fit(X[train], y[train], t[train]).predict(X[test])
+    return pred
