@@ -31,6 +31,21 @@ def ws_path(cohort_base, tmp_path):
     return dst
 
 
+def test_a_defined_segment_without_members_selects_nobody_but_a_typo_is_an_error(ws_path):
+    from mof_experiments.segments import segment_workspace
+    from mof_experiments.segments.rules import parse_rules
+
+    rules = parse_rules("segments:\n- name: nobody\n  description: never true\n  rule: calls < 0\n"
+                        "- name: everybody\n  description: always true\n  rule: calls >= 0\n")
+    with Workspace(ws_path) as ws:
+        segment_workspace(ws, rules=rules, k_range=range(2, 4))
+        assert set(ws.read("segments")["segment"]) == {"everybody"}
+        assert len(export_cohort(ws, segments=["nobody"]).frame) == 0
+        assert len(export_cohort(ws, segments=["everybody"]).frame) > 0
+        with pytest.raises(MofConfigError, match=r"unknown segment 'nobdy'.*everybody, nobody"):
+            export_cohort(ws, segments=["nobdy"])
+
+
 def independent_selection(path, stage, persona, arm):
     """The same selection written directly in pandas, step by step."""
     with Workspace(path, read_only=True) as ws:

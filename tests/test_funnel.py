@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mof_experiments.funnel import FUNNEL_COLUMNS, label, label_workspace, parse_as_of, summarize
+from mof_experiments.errors import MofInputError
 from mof_experiments.workspace import Workspace, ingest
 
 UTC = timezone.utc
@@ -164,6 +165,10 @@ def test_label_workspace_writes_the_funnel_table(hand_ws):
 def test_parse_as_of_treats_naive_as_utc_and_converts_offsets():
     assert parse_as_of("2026-04-01") == datetime(2026, 4, 1, tzinfo=UTC)
     assert parse_as_of("2026-04-01T02:00:00+02:00") == datetime(2026, 4, 1, tzinfo=UTC)
+    before = datetime.now(UTC)
+    assert before <= parse_as_of(" NOW ") <= datetime.now(UTC)
+    with pytest.raises(MofInputError, match="2026-13-45"):
+        parse_as_of("2026-13-45")
 
 
 # -- against the simulator's truth ---------------------------------------------------------

@@ -133,6 +133,15 @@ def test_unknown_report_and_undeclared_parameter_are_config_errors(tmp_path):
         run_reports(None, {"window": "3"}, nb_dir=d, out_dir=tmp_path / "out")
 
 
+def test_impossible_as_of_is_a_bad_option_not_a_failed_notebook(tmp_path, capsys):
+    d = tmp_path / "nbs"
+    d.mkdir()
+    _write_nb(d / "only.ipynb", [("code", 'as_of: str = ""  # Cut-off', "parameters")])
+    code = main(["report", "run", "--notebooks", str(d), "-p", "as_of=2026-13-45", "--out", str(tmp_path / "out")])
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert "2026-13-45" in capsys.readouterr().err
+
+
 def test_missing_workspace_is_reported_before_running(tmp_path):
     code = main(["report", "run", "--workspace", str(tmp_path / "nope.duckdb"), "--out", str(tmp_path / "out")])
     assert code == 2 and not (tmp_path / "out").exists()

@@ -255,7 +255,8 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     if segments:
         require_table(workspace, "segments", "--segment")
         s = workspace.read("segments", ["company_id", "segment"]).astype({"company_id": "str", "segment": "str"})
-        known = set(s["segment"])
+        # a defined segment that no company meets is known (and selects nobody), not a typo
+        known = set(s["segment"]) | set(workspace.meta().get("segment_names", []))
         unknown = [x for x in segments if x not in known]
         if unknown:
             raise MofConfigError(f"unknown segment {unknown[0]!r} (segments in the workspace: "

@@ -43,7 +43,10 @@ _DAY = 86_400.0
 
 
 def parse_as_of(value) -> datetime:
-    """A timezone-aware UTC datetime from a date, datetime or ISO string (naive = UTC)."""
+    """A timezone-aware UTC datetime from a date, datetime or ISO string (naive = UTC); the
+    string ``now`` is the current time."""
+    if isinstance(value, str) and value.strip().lower() == "now":
+        return datetime.now(timezone.utc)
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
     if isinstance(value, datetime):
@@ -54,7 +57,7 @@ def parse_as_of(value) -> datetime:
         try:
             dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise MofInputError(f"--as-of must be a date or ISO timestamp like 2026-07-01, got {value!r}") from None
+            raise MofInputError(f"--as-of must be a date or ISO timestamp like 2026-07-01 (or now), got {value!r}") from None
     else:
         raise MofInputError(f"as_of must be a date, datetime or ISO string, got {type(value).__name__}")
     if dt.tzinfo is None:
@@ -258,7 +261,9 @@ class FunnelSummary:
         return self.summary.to_html(index=False)
 
     def __str__(self) -> str:
-        return self.summary.to_string(index=False)
+        rows = self.summary.astype(str).to_numpy().tolist()
+        w0, w1 = (max(len(r[i]) for r in rows) for i in (0, 1))
+        return "\n".join(f"  {m:<{w0}}  {v:>{w1}}  {d}".rstrip() for m, v, d in rows)
 
 
 def _fmt(x) -> str:

@@ -369,6 +369,11 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
             raise MofConfigError(f"parameter {k!r} is not declared by any selected notebook "
                                  f"({', '.join(r.name for r in selected)}); see `mof report list`")
 
+    if isinstance(params.get("as_of"), str) and params["as_of"].strip():
+        from mof_experiments.funnel import parse_as_of
+
+        parse_as_of(params["as_of"])  # the cut-off every report shares: a bad date is a bad option
+
     typed = {}  # convert every -p value before anything is written
     for info in selected:
         typed[info.name] = {k: coerce_parameter(k, v, info.parameters[k]["type"]) if isinstance(v, str) else v

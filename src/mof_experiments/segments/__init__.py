@@ -73,7 +73,8 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     threshold : persona model confidence threshold.
     k_range, random_state : see :func:`cluster_companies`.
     write : write the tables ``personas``, ``behavior``, ``segments``, ``clusters`` (company_id,
-        cluster) and ``cluster_profiles``, and the meta key ``segments_as_of``.
+        cluster) and ``cluster_profiles``, and the meta keys ``segments_as_of`` and
+        ``segment_names`` (every rule's name, including rules no company met).
     source : an :class:`~mof_experiments.engines.EngineSource` (e.g. Spark) on which the
         behavior features are aggregated; contacts and the outputs stay in the workspace.
     """
@@ -92,7 +93,7 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     if write:
         workspace.write_many({"personas": pers, "behavior": beh, "segments": segs, "clusters": clus.labels,
                               "cluster_profiles": clus.profile})
-        workspace.set_meta(segments_as_of=as_of.isoformat())
+        workspace.set_meta(segments_as_of=as_of.isoformat(), segment_names=[r.name for r in rule_set])
     return SegmentRun(as_of, pers, beh, segs, clus, rule_set)
 
 
