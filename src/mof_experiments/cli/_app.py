@@ -29,6 +29,20 @@ def as_of_option(what: str = ""):
                              "Default: end of the simulated period, else now.")
 
 
+def engine_option(what: str, written: str):
+    """``--engine``: where the heavy aggregation of label/segment runs."""
+    return typer.Option("duckdb", "--engine",
+                        help=f"Where {what} runs: duckdb (the workspace), pyspark, or an Ibis connection URL. "
+                             f"{written} written to the workspace either way.")
+
+
+def source_option():
+    """``--source``: the Parquet files an engine reads instead of the workspace."""
+    return typer.Option(None, "--source",
+                        help="Directory of Parquet files (companies.parquet, api_events/ or api_events.parquet) "
+                             "for --engine pyspark or duckdb (`mof export` writes them).")
+
+
 def resolve_workspace(path: Path | None) -> Path:
     from mof_experiments.workspace import default_workspace_path
 

@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from mof_experiments.cli._app import app, as_of_option, echo_err, resolve_workspace, workspace_option
+from mof_experiments.cli._app import (app, as_of_option, echo_err, engine_option, resolve_workspace, source_option,
+                                      workspace_option)
 
 
 @app.command()
@@ -66,12 +67,8 @@ def label(
     as_of: Optional[str] = as_of_option(),
     min_success: int = typer.Option(1, "--min-success",
                                     help="Successful (2xx) production calls that count as 'in production'."),
-    engine: str = typer.Option("duckdb", "--engine",
-                               help="Where the aggregation runs: duckdb (the workspace), pyspark, or an Ibis "
-                                    "connection URL. The funnel table is written to the workspace either way."),
-    source: Optional[Path] = typer.Option(None, "--source",
-                                          help="Directory of Parquet files (companies.parquet, api_events/ or "
-                                               "api_events.parquet) for --engine pyspark or duckdb."),
+    engine: str = engine_option("the aggregation", "The funnel table is"),
+    source: Optional[Path] = source_option(),
 ):
     """Label each company's funnel stage as of a date and write the `funnel` table."""
     from mof_experiments.engines import open_source

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mof_experiments.cli._app import app, as_of_option, resolve_workspace, workspace_option
+from mof_experiments.cli._app import app, as_of_option, engine_option, resolve_workspace, source_option, workspace_option
 
 
 @app.command()
@@ -22,12 +22,8 @@ def segment(
     k_min: int = typer.Option(3, "--k-min", min=2, help="Smallest number of clusters tried."),
     k_max: int = typer.Option(8, "--k-max", min=2, help="Largest number of clusters tried (k by silhouette)."),
     seed: int = typer.Option(0, "--seed", help="random_state of the clustering."),
-    engine: str = typer.Option("duckdb", "--engine",
-                               help="Where the behavior aggregation runs: duckdb (the workspace), pyspark, or an "
-                                    "Ibis connection URL. Tables are written to the workspace either way."),
-    source: Optional[Path] = typer.Option(None, "--source",
-                                          help="Directory of Parquet files (companies, api_events) for "
-                                               "--engine pyspark or duckdb (`mof export` writes them)."),
+    engine: str = engine_option("the behavior aggregation", "Tables are"),
+    source: Optional[Path] = source_option(),
 ):
     """Segment contacts and companies and write the tables personas, behavior, segments, clusters.
 
