@@ -1,5 +1,5 @@
-"""Assisted conversion windows, the content table (CIs, ratings, flags), best content, Thompson
-allocation and the holdout effect, on small hand-made fixtures with hand-computed answers."""
+"""Assisted conversion windows, the content table (CIs, ratings, flags), best content and Thompson
+allocation, on small hand-made fixtures with hand-computed answers."""
 
 from __future__ import annotations
 
@@ -10,29 +10,14 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
+from helpers import email_events, message_rows
 from mof_experiments.attribution import (CONTENT_COLUMNS, assisted_messages, best_content, content_table,
-                                         holdout_effect, opener_difference, prob_best, tercile_rating,
-                                         thompson_allocation, true_holdout_effect)
+                                         prob_best, tercile_rating, thompson_allocation)
 from mof_experiments.engagement import human_engagements, message_engagement
 from mof_experiments.errors import MofInputError
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 DAY = pd.Timedelta(days=1)
-
-
-def _events(rows):
-    """rows: (message_id, company_id, contact_id, zone, topic, event, ts)."""
-    df = pd.DataFrame(rows, columns=["message_id", "company_id", "contact_id", "zone", "topic", "event", "ts"])
-    df["campaign_id"] = "c_" + df["zone"] + "_" + df["topic"]
-    df["variant"] = "A"
-    df["machine_open"] = pd.array([False] * len(df), dtype="boolean")
-    return df
-
-
-def _msg(mid, co, ct, sent, opens=(), zone="case_study", topic="adoption"):
-    rows = [(mid, co, ct, zone, topic, "sent", sent), (mid, co, ct, zone, topic, "delivered", sent + pd.Timedelta(seconds=30))]
-    rows += [(mid, co, ct, zone, topic, "open", t) for t in opens]
-    return rows
 
 
 def _funnel(first_production: dict, companies=("A", "B", "C")):
@@ -43,27 +28,27 @@ def _funnel(first_production: dict, companies=("A", "B", "C")):
 
 
 def _assisted(rows, fp, window_days=14.0):
-    ev = _events(rows)
+    ev = email_events(rows)
     return assisted_messages(message_engagement(ev), human_engagements(ev), _funnel(fp), window_days=window_days) \
         .set_index("message_id")
 
 
 def test_open_after_conversion_never_assists():
     conv = T0 + 10 * DAY
-    a = _assisted(_msg("m1", "A", "a1", T0 + 9 * DAY, opens=[conv + pd.Timedelta(minutes=1), conv + 3 * DAY]),
+    a = _assisted(message_rows("m1", "A", "a1", T0 + 9 * DAY, opens=[conv + pd.Timedelta(minutes=1), conv + 3 * DAY]),
                   {"A": conv})
     assert not a.loc["m1", "assisted"]
 
 
 def test_open_at_the_conversion_instant_does_not_assist():
     conv = T0 + 10 * DAY
-    a = _assisted(_msg("m1", "A", "a1", T0, opens=[conv]), {"A": conv})
+    a = _assisted(message_rows("m1", "A", "a1", T0, opens=[conv]), {"A": conv})
     assert not a.loc["m1", "assisted"]
 
 
 def test_open_just_inside_the_window_assists():
     conv = T0 + 20 * DAY
-    a = _assisted(_msg("m1", "A", "a1", T0, opens=[conv - 14 * DAY + pd.Timedelta(minutes=1)]), {"A": conv})
+    a = _assisted(message_rows("m1", "A", "a1", T0, opens=[conv - 14 * DAY + pd.Timedelta(minutes=1)]), {"A": conv})
     assert a.loc["m1", "assisted"]
     assert a.loc["m1", "last_engaged_before_conversion_at"] == conv - 14 * DAY + pd.Timedelta(minutes=1)
 
@@ -71,7 +56,7 @@ def test_open_just_inside_the_window_assists():
 def test_open_just_outside_the_window_does_not_assist_but_a_reopen_inside_does():
     conv = T0 + 30 * DAY
     early = conv - 14 * DAY - pd.Timedelta(minutes=1)
-    rows = _msg("m1", "A", "a1", T0, opens=[early]) + _msg("m2", "A", "a2", T0, opens=[early, conv - 2 * DAY])
+    rows = message_rows("m1", "A", "a1", T0, opens=[early]) + message_rows("m2", "A", "a2", T0, opens=[early, conv - 2 * DAY])
     a = _assisted(rows, {"A": conv})
     assert not a.loc["m1", "assisted"]
     assert a.loc["m2", "assisted"]  # every human engagement counts, not only the first
@@ -79,15 +64,15 @@ def test_open_just_outside_the_window_does_not_assist_but_a_reopen_inside_does()
 
 def test_window_is_a_parameter():
     conv = T0 + 30 * DAY
-    rows = _msg("m1", "A", "a1", T0, opens=[conv - 10 * DAY])
+    rows = message_rows("m1", "A", "a1", T0, opens=[conv - 10 * DAY])
     assert _assisted(rows, {"A": conv}, window_days=14).loc["m1", "assisted"]
     assert not _assisted(rows, {"A": conv}, window_days=7).loc["m1", "assisted"]
 
 
 def test_one_conversion_credits_several_messages_and_unconverted_never_assist():
     conv = T0 + 12 * DAY
-    rows = (_msg("m1", "A", "a1", T0, opens=[T0 + DAY]) + _msg("m2", "A", "a2", T0, opens=[T0 + 5 * DAY])
-            + _msg("m3", "B", "b1", T0, opens=[T0 + DAY]))
+    rows = (message_rows("m1", "A", "a1", T0, opens=[T0 + DAY]) + message_rows("m2", "A", "a2", T0, opens=[T0 + 5 * DAY])
+            + message_rows("m3", "B", "b1", T0, opens=[T0 + DAY]))
     a = _assisted(rows, {"A": conv})
     assert a.loc["m1", "assisted"] and a.loc["m2", "assisted"]
     assert not a.loc["m3", "assisted"]
@@ -95,14 +80,14 @@ def test_one_conversion_credits_several_messages_and_unconverted_never_assist():
 
 def test_machine_opens_do_not_assist():
     conv = T0 + 5 * DAY
-    rows = _msg("m1", "A", "a1", T0, opens=[T0 + pd.Timedelta(seconds=32)])  # 2 s after delivery: a proxy fetch
+    rows = message_rows("m1", "A", "a1", T0, opens=[T0 + pd.Timedelta(seconds=32)])  # 2 s after delivery: a proxy fetch
     a = _assisted(rows, {"A": conv})
     assert not a.loc["m1", "assisted"]
     assert a.loc["m1", "machine_opens"] == 1
 
 
 def test_window_must_be_positive():
-    ev = _events(_msg("m1", "A", "a1", T0))
+    ev = email_events(message_rows("m1", "A", "a1", T0))
     with pytest.raises(MofInputError, match="window_days must be positive"):
         assisted_messages(message_engagement(ev), human_engagements(ev), _funnel({}), window_days=0)
 
@@ -225,82 +210,3 @@ def test_thompson_unknown_persona_is_an_error():
     t = content_table(_table_input([("a", "x", "PM", 30, 9, 3)]))
     with pytest.raises(MofInputError, match="no content for persona 'GC'"):
         thompson_allocation(t, 10, persona="GC")
-
-
-# ---------------------------------------------------------------------------------------- holdout
-
-def _experiment(n_t, k_t, n_c, k_c):
-    ids = [f"t{i}" for i in range(n_t)] + [f"c{i}" for i in range(n_c)]
-    arm = ["email"] * n_t + ["holdout"] * n_c
-    asg = pd.DataFrame({"experiment_id": "exp", "company_id": ids, "arm": arm, "assigned_at": T0})
-    conv = set(ids[:k_t]) | set(ids[n_t:n_t + k_c])
-    # a late converter (after the window) and an early one (before assignment) must not count
-    fp = [T0 + 5 * DAY if c in conv else (T0 + 40 * DAY if c == ids[-1] else pd.NaT) for c in ids]
-    fun = pd.DataFrame({"company_id": ids, "first_production_at": pd.Series(fp, dtype="datetime64[us, UTC]"),
-                        "signup_at": T0 - 10 * DAY, "days_observed": 100.0})
-    return asg, fun
-
-
-def test_holdout_effect_counts_conversions_inside_the_window():
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    asg, fun = _experiment(400, 120, 100, 20)
-    e = holdout_effect(asg, fun, experiment_id="exp", control="holdout", window_days=30)
-    assert e.effect == pytest.approx(120 / 400 - 20 / 100)
-    lo, hi = confint_proportions_2indep(120, 400, 20, 100, compare="diff", method="newcomb")
-    assert e.ci == (pytest.approx(lo), pytest.approx(hi))
-    assert e.rate_control == pytest.approx(0.2) and e.summary["companies"].tolist() == [400, 100]
-
-
-def test_holdout_effect_unknown_control_is_an_error():
-    asg, fun = _experiment(10, 1, 10, 1)
-    with pytest.raises(MofInputError, match="control arm 'control' not found"):
-        holdout_effect(asg, fun, experiment_id="exp", control="control")
-
-
-def test_true_holdout_effect_is_the_mean_difference():
-    se = pd.DataFrame({"experiment_id": "e", "company_id": ["a", "a", "b", "b"], "arm": ["email", "holdout"] * 2,
-                       "p_convert": [0.5, 0.2, 0.3, 0.3]})
-    assert true_holdout_effect(se, experiment_id="e") == pytest.approx(0.15)
-
-
-def test_opener_difference_on_a_hand_made_experiment():
-    asg, fun = _experiment(4, 2, 2, 1)
-    rows = _msg("m0", "t0", "x0", T0, opens=[T0 + DAY]) + _msg("m2", "t2", "x2", T0, opens=[T0 + DAY]) \
-        + _msg("m1", "t1", "x1", T0)
-    ev = _events(rows)
-    d = opener_difference(asg, message_engagement(ev), human_engagements(ev), fun, experiment_id="exp").iloc[0]
-    # openers t0 (converted), t2 (not); others t1 (converted), t3 (not)
-    assert (d["openers"], d["openers_converted"], d["others"], d["others_converted"]) == (2, 1, 2, 1)
-    assert d["difference"] == pytest.approx(0.0)
-
-
-class _FakeWorkspace:
-    path = "ws.duckdb"
-
-    def __init__(self, tables):
-        self._t = tables
-
-    def has(self, name):
-        return name in self._t
-
-    def read(self, name, columns=None):
-        df = self._t[name]
-        return df[list(columns)] if columns is not None else df
-
-
-def test_load_personas_prefers_the_workspace_table():
-    from mof_experiments.attribution import load_personas
-
-    per = pd.DataFrame({"contact_id": ["a"], "persona": ["PM"], "confidence": [1.0], "rule": ["r"]})
-    assert load_personas(_FakeWorkspace({"personas": per})) is per
-
-
-def test_load_personas_without_table_or_segments_module_asks_for_mof_segment(monkeypatch):
-    import sys
-
-    from mof_experiments.attribution import load_personas
-
-    monkeypatch.setitem(sys.modules, "mof_experiments.segments.personas", None)  # import fails
-    with pytest.raises(MofInputError, match=r"ws.duckdb: no 'personas' table: run `mof segment` first"):
-        load_personas(_FakeWorkspace({}))

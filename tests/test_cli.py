@@ -1,4 +1,4 @@
-"""The `mof` command line end to end: simulate, label, errors."""
+"""The `mof` command line end to end (as a process: --help, simulate, label) and its errors (in process)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+
+from helpers import run_mof
 
 
 def mof(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -25,11 +27,11 @@ def test_simulate_then_label_prints_stage_counts_and_time_to_production(tmp_path
     p = mof("simulate", "--companies", "400", "--seed", "3", "--workspace", str(ws), "--quiet")
     assert p.returncode == 0, p.stderr
     assert "simulated 400 companies" in p.stdout
-    p = mof("label", "--workspace", str(ws))
+    p = run_mof("label", "--workspace", str(ws))
     assert p.returncode == 0, p.stderr
     assert "stage: production" in p.stdout and "median days to first working app" in p.stdout
     assert "as of 2026-07-04" in p.stdout  # default as_of: end of the simulated period
-    again = mof("simulate", "--companies", "400", "--workspace", str(ws), "--quiet")
+    again = run_mof("simulate", "--companies", "400", "--workspace", str(ws), "--quiet")
     assert again.returncode == 2 and "--overwrite" in again.stderr
 
 
@@ -42,13 +44,13 @@ def test_simulate_then_label_prints_stage_counts_and_time_to_production(tmp_path
 def test_bad_options_give_one_line_errors(args, piece, tmp_path):
     ws = tmp_path / "w.duckdb"
     if args[0] == "label":
-        assert mof("simulate", "--companies", "50", "--workspace", str(ws), "--quiet").returncode == 0
-    p = mof(*args, "--workspace", str(ws))
+        assert run_mof("simulate", "--companies", "50", "--workspace", str(ws), "--quiet").returncode == 0
+    p = run_mof(*args, "--workspace", str(ws))
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mof: error:") and piece in lines[0], p.stderr
 
 
 def test_label_missing_workspace(tmp_path):
-    p = mof("label", "--workspace", str(tmp_path / "none.duckdb"))
+    p = run_mof("label", "--workspace", str(tmp_path / "none.duckdb"))
     assert p.returncode == 2 and "workspace not found" in p.stderr

@@ -10,16 +10,14 @@ import pytest
 from mof_experiments.cli import main
 from mof_experiments.cohorts import export_cohort, read_cohort, write_cohort
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.cohorts import ensure_suppressions_table
 from mof_experiments.workspace import Workspace
-from test_send import prepare_workspace
+from helpers import copy_workspace, prepare_workspace
 
 
 @pytest.fixture(scope="module")
-def cohort_base(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cohort_ws") / "mof.duckdb"
-    simulate(SimConfig(companies=400, seed=13), path, progress=False)
+def cohort_base(simulated, tmp_path_factory):
+    path = copy_workspace(simulated(companies=400, seed=13), tmp_path_factory.mktemp("cohort_ws"))
     prepare_workspace(path)
     return path
 

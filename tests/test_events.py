@@ -22,19 +22,17 @@ from mof_experiments.engagement import message_engagement
 from mof_experiments.errors import MofInputError
 from mof_experiments.send import send_campaign
 from mof_experiments.send.events import import_events
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from test_send import CAMPAIGN, eligible_contacts, prepare_workspace, write_campaign
+from helpers import CAMPAIGN, copy_workspace, eligible_contacts, prepare_workspace, write_campaign
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 @pytest.fixture(scope="module")
-def sent_base(tmp_path_factory):
+def sent_base(simulated, tmp_path_factory):
     """A workspace where the test campaign was sent (mbox) to 6 contacts."""
     d = tmp_path_factory.mktemp("events_ws")
-    path = d / "mof.duckdb"
-    simulate(SimConfig(companies=150, seed=4), path, progress=False)
+    path = copy_workspace(simulated(companies=150, seed=4), d)
     prepare_workspace(path)
     cohort = eligible_contacts(path).head(6)
     r = send_campaign(write_campaign(d / "c"), cohort, backend=f"mbox:{d / 'out.mbox'}", workspace=path,

@@ -57,6 +57,7 @@ def report_workspace(sim2000_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_run(report_workspace, tmp_path_factory):
+    """`mof report run` of the four notebooks (a slow test's fixture: every test using it is slow)."""
     out = tmp_path_factory.mktemp("reports")
     code = main(["report", "run", "--notebooks", str(NOTEBOOKS), "--workspace", str(report_workspace),
                  "--out", str(out)])
@@ -77,6 +78,7 @@ def _heads(manifest, name):
     return nb["headlines"]
 
 
+@pytest.mark.slow
 def test_every_notebook_runs(full_run):
     code, run_dir, manifest = full_run
     assert code == 0 and manifest["status"] == "ok"
@@ -86,6 +88,7 @@ def test_every_notebook_runs(full_run):
         assert n["parameters"]["workspace"] == str(Path(manifest["workspace"]))
 
 
+@pytest.mark.slow
 def test_best_content_for_pm_and_dev_matches_the_planted_best(full_run, truth):
     # "best" = highest posterior probability of the highest assisted-conversion rate per delivered
     # message; planted: the email with the highest open_prob * effect (opens that convert) per persona
@@ -97,6 +100,7 @@ def test_best_content_for_pm_and_dev_matches_the_planted_best(full_run, truth):
     assert h["best_pm_prob"] > 0.5
 
 
+@pytest.mark.slow
 def test_engagement_ratio_is_in_the_calibrated_range(full_run):
     h = _heads(full_run[2], "engagement_conversion")
     assert 0.52 <= h["open_rate_production"] <= 0.66  # the article: 59%
@@ -105,6 +109,7 @@ def test_engagement_ratio_is_in_the_calibrated_range(full_run):
     assert h["smoothed_odds_ratio"] > 1 and h["phi"] > 0
 
 
+@pytest.mark.slow
 def test_holdout_estimate_covers_the_true_average_effect(full_run, truth):
     e = truth["effects"]
     w = e[e["experiment_id"] == "mof_email_2026"].pivot_table(index="company_id", columns="arm", values="p_convert")
@@ -121,6 +126,7 @@ def test_holdout_estimate_covers_the_true_average_effect(full_run, truth):
     assert r["incremental_per_1000"]["everyone"] == pytest.approx(1000 * r["lift_email"], abs=0.01)
 
 
+@pytest.mark.slow
 def test_uplift_model_in_the_readout_ranks_the_true_uplift(full_run):
     r = _heads(full_run[2], "experiment_readout")
     # measured 0.26 (Qini 0.015, band -0.056 to 0.059): out of fold on ~1,500 enrolled companies the
@@ -128,17 +134,96 @@ def test_uplift_model_in_the_readout_ranks_the_true_uplift(full_run):
     assert r["predicted_vs_true_uplift_corr"] > 0.15
 
 
+@pytest.mark.slow
 def test_html_report_shows_the_content_table_and_figures(full_run):
     _, run_dir, _ = full_run
     html = (run_dir / "content_optimization.html").read_text()
     assert "Content table" in html and "assisted_rate" in html and "dashboards" in html
     assert html.count("<img") >= 1
-    assert "index.html" and "content_optimization.html" in (run_dir / "index.html").read_text()
+    index = (run_dir / "index.html").read_text()
+    for name in NAMES:  # the index links every report's HTML
+        assert f'<a href="{name}.html">{name}</a>' in index
 
 
+@pytest.mark.slow
 def test_no_code_export_hides_the_code(full_run, tmp_path):
     _, run_dir, _ = full_run
     with_code = (run_dir / "content_optimization.html").read_text()
     out = export_html(run_dir / "content_optimization.ipynb", tmp_path / "x.html", no_code=True).read_text()
     assert "thompson_allocation" in with_code and "thompson_allocation" not in out
     assert "Content table" in out and "<img" in out
+
+
+def test_report_list_shows_workspace_and_as_of_for_every_notebook():
+    from mof_experiments.reports import list_reports
+
+    reports = {r.name: r for r in list_reports(NOTEBOOKS)}
+    assert set(NAMES) <= set(reports)
+    for name in NAMES:
+        assert {"workspace", "as_of"} <= set(reports[name].parameters), name
+        assert reports[name].parameters["as_of"]["default"] == '""'
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_notebook_starts_from_one_loader_call(name):
+    nb = nbformat.read(str(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert code.count("load_report_data(workspace, as_of") == 1
+    # nothing else opens the workspace or rebuilds the cut-off
+    for other in ("Workspace(", "parse_as_of", "default_as_of", "conversion_outcomes(", "pivot_table("):
+        assert other not in code, other
+
+
+def _run_readout(report_workspace, out, *extra):
+    code = main(["report", "run", "experiment_readout", "--notebooks", str(NOTEBOOKS), "--workspace",
+                 str(report_workspace), "--out", str(out), *extra])
+    (run_dir,) = list(out.iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert code == 0, manifest["notebooks"][0].get("error")
+    return manifest
+
+
+@pytest.mark.slow
+def test_an_early_as_of_reads_out_fewer_companies_and_the_same_as_of_the_same_headlines(report_workspace, full_run,
+                                                                                        tmp_path):
+    early = [_run_readout(report_workspace, tmp_path / f"run{i}", "-p", "as_of=2026-04-15") for i in range(2)]
+    assert early[0]["as_of"] == "2026-04-15T00:00:00+00:00"
+    h1, h2 = (_heads(m, "experiment_readout") for m in early)
+    assert h1 == h2  # the same cut-off gives the same report, whenever it runs
+    default = _heads(full_run[2], "experiment_readout")
+    with Workspace(report_workspace, read_only=True) as ws:
+        a = ws.read("assignments")
+    a = a[a["experiment_id"] == "mof_email_2026"]
+    assert h1["enrolled_companies"] == int((a["assigned_at"] < "2026-04-15T00:00:00+00:00").sum())
+    assert default["enrolled_companies"] == len(a)
+    assert h1["enrolled_companies"] < default["enrolled_companies"]
+    assert h1["complete_companies"] < h1["enrolled_companies"]
+
+
+@pytest.mark.slow
+def test_report_run_honours_mof_workspace(report_workspace, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no data/mof.duckdb here or above
+    monkeypatch.setenv("MOF_WORKSPACE", str(report_workspace))
+    code = main(["report", "run", "funnel_overview", "--notebooks", str(NOTEBOOKS), "--out", str(tmp_path / "out")])
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert code == 0 and manifest["workspace"] == str(report_workspace.resolve())
+    assert _heads(manifest, "funnel_overview")["companies"] == 2000
+
+
+@pytest.mark.slow
+def test_a_notebook_opened_in_the_notebooks_folder_finds_the_projects_workspace(simulated, tmp_path, monkeypatch):
+    """What `make lab` does: the kernel runs in notebooks/, no parameter is injected."""
+    import papermill as pm
+
+    from helpers import copy_workspace
+    from mof_experiments.reports import HEADLINES_ENV, read_headlines
+
+    copy_workspace(simulated(companies=300, seed=5), tmp_path / "data")
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(NOTEBOOKS / "funnel_overview.ipynb", tmp_path / "notebooks")
+    monkeypatch.delenv("MOF_WORKSPACE", raising=False)
+    monkeypatch.setenv(HEADLINES_ENV, str(tmp_path / "h.json"))
+    pm.execute_notebook(str(tmp_path / "notebooks" / "funnel_overview.ipynb"), str(tmp_path / "out.ipynb"),
+                        cwd=str(tmp_path / "notebooks"), kernel_name="python3", progress_bar=False)
+    assert read_headlines(tmp_path / "h.json")["companies"] == 300

@@ -96,18 +96,38 @@ def test_prob_best_bars_and_unknown_persona():
         plots.prob_best_bars(_table(), "GC")
 
 
-def test_arm_rates_correlation_and_uplift_plots():
-    s = pd.DataFrame({"group": ["treated", "control"], "arms": ["email", "holdout"], "companies": [800, 200],
-                      "rate": [.3, .25], "ci_low": [.27, .2], "ci_high": [.33, .31]})
+def test_arm_rates_draws_a_holdout_summary_as_it_is():
+    s = pd.DataFrame({"group": ["treated", "control"], "arms": ["email", "holdout"], "n": [800, 200],
+                      "events": [240, 50], "rate": [.3, .25], "ci_low": [.27, .2], "ci_high": [.33, .31]})
     ax = plots.arm_rates(s)
     _labelled(ax, xlabel=False)
     assert [round(p.get_height(), 2) for p in ax.patches] == [0.3, 0.25]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["treated\n(email, n = 800)", "control\n(holdout, n = 200)"]
+
+
+def test_arm_rates_draws_a_readout_summary_as_it_is():
+    from mof_experiments.experiments import readout
+
+    df = pd.DataFrame({"arm": ["holdout"] * 200 + ["email"] * 800,
+                       "converted": [1] * 50 + [0] * 150 + [1] * 240 + [0] * 560})
+    r = readout(df, "arm", "converted", "holdout")
+    ax = plots.arm_rates(r.summary)
+    drawn = {t.get_text(): round(p.get_height(), 4) for t, p in zip(ax.get_xticklabels(), ax.patches)}
+    assert drawn == {"holdout\n(control, n = 200)": 0.25, "email\n(treated, n = 800)": 0.3}
+    two = pd.concat([r.summary, r.summary.assign(outcome="other")])
+    with pytest.raises(MofInputError, match="2 outcomes: select one"):
+        plots.arm_rates(two)
+
+
+def test_correlation_and_uplift_plots():
     rows = pd.DataFrame({"label": ["corr", "causal"], "estimate": [.2, .03], "ci_low": [.15, -.02], "ci_high": [.25, .08]})
     _labelled(plots.correlation_vs_causation(rows))
-    bins = pd.DataFrame({"bin": [1, 2], "uplift": [.1, -.02], "ci_low": [.0, -.1], "ci_high": [.2, .06]})
+    bins = pd.DataFrame({"bin": [1, 2], "uplift": [.1, -.02], "uplift_ci_low": [.0, -.1], "uplift_ci_high": [.2, .06]})
     ax = plots.uplift_by_bin(bins)
     _labelled(ax)
     assert np.allclose([p.get_height() for p in ax.patches], [.1, -.02])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
 
 
 def test_draws_into_a_given_axes():

@@ -89,11 +89,13 @@ def failing_run(tmp_path_factory):
     return code, run_dir, json.loads((run_dir / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_makes_the_run_exit_nonzero(failing_run):
     code, _, manifest = failing_run
     assert code == 1 and manifest["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_manifest_names_the_failing_cell(failing_run):
     _, _, manifest = failing_run
     nb = {n["name"]: n for n in manifest["notebooks"]}
@@ -104,6 +106,7 @@ def test_manifest_names_the_failing_cell(failing_run):
     assert err["execution_count"] == 3  # the parameters cell, `z = 1`, then the raising cell
 
 
+@pytest.mark.slow
 def test_other_notebooks_still_ran_with_their_parameters_and_headlines(failing_run):
     _, run_dir, manifest = failing_run
     nb = {n["name"]: n for n in manifest["notebooks"]}
@@ -115,6 +118,7 @@ def test_other_notebooks_still_ran_with_their_parameters_and_headlines(failing_r
     assert (run_dir / "index.html").exists()
 
 
+@pytest.mark.slow
 def test_the_failed_notebook_is_kept_with_the_error_visible(failing_run):
     _, run_dir, manifest = failing_run
     nb = nbformat.read(str(run_dir / "b_boom.ipynb"), as_version=4)
@@ -154,6 +158,7 @@ def test_list_reports_reads_typed_parameters(tmp_path):
     assert r.parameters["window_days"] == {"type": "float", "default": "14.0", "help": "Window"}
 
 
+@pytest.mark.slow
 def test_parallel_run_keeps_each_notebooks_headlines_apart(tmp_path):
     d = tmp_path / "nbs"
     d.mkdir()

@@ -155,12 +155,9 @@ def test_behavior_expr_compiles_for_other_engines(tiny_ws):
             assert "SELECT" in ibis.to_sql(expr, dialect=dialect)
 
 
-def test_behavior_agrees_with_a_pandas_recomputation(tmp_path):
+def test_behavior_agrees_with_a_pandas_recomputation(simulated):
     """Second method: the same features computed with pandas on a small simulation."""
-    from mof_experiments.simulate import SimConfig, simulate
-
-    path = tmp_path / "s.duckdb"
-    simulate(SimConfig(companies=150, seed=5), path, progress=False)
+    path = simulated(companies=150, seed=5)
     as_of = _ts("2026-04-20T00:00:00")
     with Workspace(path, read_only=True) as ws:
         got = behavior(ws, as_of).set_index("company_id")

@@ -6,17 +6,18 @@ import pandas as pd
 import pytest
 
 from mof_experiments.segments import FEATURES, overlap_table
-from mof_experiments.simulate import SimConfig, simulate
+from helpers import copy_workspace
 from mof_experiments.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # a statistical study on 5,000 simulated companies
 
 
 @pytest.fixture(scope="module")
-def sim5000(tmp_path_factory):
+def sim5000(simulated, tmp_path_factory):
     """The acceptance simulation, segmented once through the CLI (default as_of = end of the simulation)."""
     from mof_experiments.cli import main
 
-    path = tmp_path_factory.mktemp("seg5000") / "mof.duckdb"
-    simulate(SimConfig(companies=5000, seed=3), path, progress=False)
+    path = copy_workspace(simulated(companies=5000, seed=3), tmp_path_factory.mktemp("seg5000"))
     assert main(["segment", "--workspace", str(path)]) == 0
     with Workspace(path, read_only=True) as ws:
         tables = {t: ws.read(t) for t in ("personas", "behavior", "segments", "clusters", "cluster_profiles",

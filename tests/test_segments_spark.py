@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mof_experiments" / "segments" / "behavior.py"
@@ -23,14 +22,13 @@ def test_behavior_code_has_no_engine_specific_calls():
 
 
 @pytest.mark.spark
-def test_behavior_on_spark_equals_duckdb_row_for_row(tmp_path):
+def test_behavior_on_spark_equals_duckdb_row_for_row(simulated, tmp_path):
     pytest.importorskip("pyspark", reason="the spark extra is installed by `make test`")
     from mof_experiments.engines import export_parquet, open_source, spark_session
     from mof_experiments.segments import behavior
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    path = tmp_path / "w.duckdb"
-    simulate(SimConfig(companies=300, seed=5), path, progress=False)
+    path = simulated(companies=300, seed=5)
     spark = spark_session("local[2]")
     try:
         with Workspace(path, read_only=True) as ws:

@@ -23,19 +23,19 @@ import pytest
 
 from mof_experiments.send import send_campaign
 from mof_experiments.send.testing import LocalSMTPServer
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from test_send import eligible_contacts, prepare_workspace, write_campaign
+from helpers import copy_workspace, eligible_contacts, prepare_workspace, write_campaign
 
 RUNS = 20
 N = 16
 _CONTACT_RE = re.compile(rb"^X-MOF-Contact: (\S+)\r?$", re.MULTILINE)
 
+pytestmark = pytest.mark.slow  # crash test: 20 runs killed at random points
+
 
 @pytest.fixture(scope="module")
-def crash_base(tmp_path_factory):
-    path = tmp_path_factory.mktemp("crash_ws") / "mof.duckdb"
-    simulate(SimConfig(companies=150, seed=8), path, progress=False)
+def crash_base(simulated, tmp_path_factory):
+    path = copy_workspace(simulated(companies=150, seed=8), tmp_path_factory.mktemp("crash_ws"))
     prepare_workspace(path)
     return path
 

@@ -18,10 +18,9 @@ from mof_experiments.send import load_spec, send_campaign
 from mof_experiments.send.backends import Backend, Outcome, register_backend
 from mof_experiments.send.ledger import Ledger, now_iso
 from mof_experiments.send.spec import FrequencyCap
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.cohorts import ensure_suppressions_table
 from mof_experiments.workspace import Workspace
-from test_send import prepare_workspace, write_campaign
+from helpers import copy_workspace, prepare_workspace, write_campaign
 
 NOW = datetime(2026, 6, 20, tzinfo=timezone.utc)  # inside the simulated period: its sends count
 
@@ -38,10 +37,9 @@ class MemoryBackend(Backend):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(simulated, tmp_path_factory):
     d = tmp_path_factory.mktemp("prop_ws")
-    path = d / "mof.duckdb"
-    simulate(SimConfig(companies=150, seed=17), path, progress=False)
+    path = copy_workspace(simulated(companies=150, seed=5), d)
     prepare_workspace(path)
     with Workspace(path) as ws:
         asg = ws.read("assignments")
@@ -80,6 +78,7 @@ def allowed(world, cid, history, cap) -> bool:
     return n < cap.max_emails
 
 
+@pytest.mark.slow  # a property study: 25 random campaigns, each planned and sent
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_send_to_suppressed_holdout_control_or_past_the_cap(world, data):

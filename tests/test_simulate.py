@@ -80,6 +80,7 @@ def test_sim_content_is_the_articles_nine_emails():
     assert pm["open_prob"].idxmin() == "driving_adoption" and pm["effect"].idxmax() == "driving_adoption"
 
 
+@pytest.mark.slow
 def test_realized_conversion_by_arm_agrees_with_true_p_convert(sim_default_path):
     """A second method for the truth: the realized 30-day conversion rate of each arm must fall
     inside the binomial 99.9% interval around the mean of the exact p_convert of that arm."""
@@ -103,14 +104,14 @@ def test_realized_conversion_by_arm_agrees_with_true_p_convert(sim_default_path)
     assert (piv["email"] - piv["holdout"]).mean() > 0.03  # email has a real, known effect
 
 
-def test_no_heterogeneity_option_gives_one_effect_multiplier(tmp_path):
-    p = tmp_path / "flat.duckdb"
-    simulate(SimConfig(companies=300, heterogeneous=False), p, progress=False)
+def test_no_heterogeneity_option_gives_one_effect_multiplier(simulated):
+    p = simulated(companies=300, heterogeneous=False)
     with Workspace(p, read_only=True) as ws:
         t = ws.read("sim_truth")
     assert set(t.loc[t["enrolled"], "effect_multiplier"]) == {1.0}
 
 
+@pytest.mark.slow
 def test_calibration_matches_the_article_on_default_simulation(sim_default_path):
     """Article: converters opened 59% of emails, about twice the rate of those still in sandbox."""
     with Workspace(sim_default_path, read_only=True) as ws:

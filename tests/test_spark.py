@@ -11,7 +11,6 @@ import pytest
 
 from mof_experiments.engines import export_parquet, open_source
 from mof_experiments.funnel import label
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mof_experiments"
@@ -20,10 +19,9 @@ pyspark = pytest.importorskip("pyspark", reason="the spark extra is installed by
 
 
 @pytest.fixture(scope="module")
-def parquet_ws(tmp_path_factory):
+def parquet_ws(simulated, tmp_path_factory):
     d = tmp_path_factory.mktemp("spark")
-    ws_path = d / "w.duckdb"
-    simulate(SimConfig(companies=600, seed=21), ws_path, progress=False)
+    ws_path = simulated(companies=600, seed=21)
     with Workspace(ws_path, read_only=True) as ws:
         export_parquet(ws, d / "parquet")
     return ws_path, d / "parquet"

@@ -41,7 +41,7 @@ def _setup():
 
 
 def test_landmark_keeps_only_companies_at_risk_and_measures_engagement_before_it():
-    lm = landmark_table(*_setup(), landmark_days=7, experiment_id="exp").set_index("company_id")
+    lm = landmark_table(*_setup(), as_of=AS_OF, landmark_days=7, experiment_id="exp").set_index("company_id")
     assert tuple(lm.reset_index().columns) == LANDMARK_COLUMNS
     assert set(lm.index) == {"A", "B", "D", "F"}  # C converted before the landmark, E's landmark is after as_of
     assert lm.loc["A", "tier"] == "2+ opens" and lm.loc["A", "opens_before_landmark"] == 2
@@ -51,23 +51,23 @@ def test_landmark_keeps_only_companies_at_risk_and_measures_engagement_before_it
 
 
 def test_landmark_durations_start_at_the_landmark():
-    lm = landmark_table(*_setup(), landmark_days=7, experiment_id="exp").set_index("company_id")
+    lm = landmark_table(*_setup(), as_of=AS_OF, landmark_days=7, experiment_id="exp").set_index("company_id")
     assert lm.loc["A", "duration"] == pytest.approx(13.0) and lm.loc["A", "event"] == 1
     assert lm.loc["D", "duration"] == pytest.approx(43.0) and lm.loc["D", "event"] == 1
     assert lm.loc["B", "duration"] == pytest.approx(93.0) and lm.loc["B", "event"] == 0  # censored at as_of
 
 
 def test_a_later_landmark_moves_companies_between_tiers_and_out_of_the_risk_set():
-    lm = landmark_table(*_setup(), landmark_days=10, experiment_id="exp").set_index("company_id")
+    lm = landmark_table(*_setup(), as_of=AS_OF, landmark_days=10, experiment_id="exp").set_index("company_id")
     assert lm.loc["B", "tier"] == "2+ opens"
     assert lm.loc["F", "tier"] == "1 open"
-    lm0 = landmark_table(*_setup(), landmark_days=0, experiment_id="exp").set_index("company_id")
+    lm0 = landmark_table(*_setup(), as_of=AS_OF, landmark_days=0, experiment_id="exp").set_index("company_id")
     assert "C" in lm0.index and (lm0.loc[["A", "B", "C", "F"], "tier"] == "not emailed").all()
 
 
 def test_landmark_unknown_experiment_is_an_error():
     with pytest.raises(MofInputError, match="no assignments for experiment 'nope'"):
-        landmark_table(*_setup(), experiment_id="nope")
+        landmark_table(*_setup(), as_of=AS_OF, experiment_id="nope")
 
 
 def test_kaplan_meier_matches_a_hand_computed_curve():

@@ -182,8 +182,8 @@ def test_models_follow_the_sklearn_estimator_contract():
 @pytest.mark.parametrize("cls", [SLearner, TLearner, XLearner, ClassTransformation, MultiArmUplift],
                          ids=lambda c: c.__name__)
 def test_sklearn_estimator_checks_that_need_no_fit(cls):
-    # the full parametrize_with_checks suite calls fit(X, y) without a treatment, so it does
-    # not apply; these checks are the constructor/parameter part of it
+    # the constructor/parameter checks on the models themselves (the full suite below runs on
+    # WithTreatment, a wrapper)
     from sklearn.utils import estimator_checks as ec
 
     ec.check_no_attributes_set_in_init(cls.__name__, cls())
@@ -272,23 +272,18 @@ def _effect():
     return make_pipeline(FunctionTransformer(np.log1p), StandardScaler(), Ridge(alpha=10.0))
 
 
-def _sim_data(tmp_path_factory, name, **kw):
-    from mof_experiments.experiments import conversion_outcomes, pre_assignment_features
-    from mof_experiments.simulate import SimConfig, simulate
+def _sim_data(simulated, **kw):
+    """X, y, t and the true uplift of a simulated experiment, through the package's own functions."""
+    from mof_experiments.experiments import experiment_data, true_uplift, uplift_design
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
-    path = tmp_path_factory.mktemp(name) / "mof.duckdb"
-    cfg = SimConfig(**kw)
-    simulate(cfg, path, progress=False)
-    with Workspace(path, read_only=True) as ws:
-        feats = pre_assignment_features(ws, cfg.experiment_id)
-        out = conversion_outcomes(ws, cfg.experiment_id, window_days=cfg.window_days)
-        eff = ws.read("sim_effects").pivot(index="company_id", columns="arm", values="p_convert")
-    true = (eff["email"] - eff["holdout"]).rename("true_uplift")
-    d = feats.merge(out[["company_id", "converted", "complete"]], on="company_id").merge(true, on="company_id")
-    assert d["complete"].all()
-    X = d.drop(columns=["company_id", "arm", "converted", "complete", "true_uplift"]).to_numpy(float)
-    return X, d["converted"].to_numpy(), (d["arm"] == "email").astype(int).to_numpy(), d["true_uplift"].to_numpy()
+    with Workspace(simulated(**kw), read_only=True) as ws:
+        x = experiment_data(ws, "mof_email_2026", as_of=resolve_as_of(ws), window_days=30)
+        true = true_uplift(ws.read("sim_effects"), control="holdout")["email"]
+    assert x.outcomes["complete"].all()
+    d = uplift_design(x.complete, x.features, "holdout")
+    return d.X, d.y, d.treatment, true.reindex(d.company_id).to_numpy()
 
 
 def _cross_fitted(model, X, y, t, seed=0):
@@ -312,13 +307,14 @@ def test_cross_fit_predict_scores_each_fold_with_a_model_that_did_not_see_it():
 
 
 @pytest.fixture(scope="module")
-def sim_uplift(tmp_path_factory):
+def sim_uplift(simulated):
     # the simulator's default effect sizes; 20,000 companies (~15,200 enrolled, ~3,000 in the 20%
     # holdout). At 6,000 companies the same learners rank as well (Spearman 0.32-0.40) but the
     # Qini stays inside the random band: the holdout is too small (benchmarks/README.md)
-    return _sim_data(tmp_path_factory, "upl_het", companies=20000, seed=5)
+    return _sim_data(simulated, companies=20000, seed=5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,model", [("T", TLearner(_base())), ("X", XLearner(_base(), _effect()))])
 def test_learners_rank_the_simulators_true_uplift(sim_uplift, name, model):
     X, y, t, true = sim_uplift
@@ -331,12 +327,12 @@ def test_learners_rank_the_simulators_true_uplift(sim_uplift, name, model):
     assert rho >= 0.4
 
 
-def test_without_any_effect_the_qini_stays_in_the_random_band(tmp_path_factory):
+@pytest.mark.slow
+def test_without_any_effect_the_qini_stays_in_the_random_band(simulated):
     # effect_scale=0 and heterogeneous=False: every company's true uplift is exactly 0. (With
     # heterogeneous=False alone the true uplift still varies with who works at the company:
     # the emails a company receives depend on its contacts' personas.)
-    X, y, t, true = _sim_data(tmp_path_factory, "upl_null", companies=4000, seed=6, heterogeneous=False,
-                              effect_scale=0.0)
+    X, y, t, true = _sim_data(simulated, companies=4000, seed=6, heterogeneous=False, effect_scale=0.0)
     assert np.abs(true).max() < 1e-12
     pred = _cross_fitted(TLearner(_base()), X, y, t)
     s = uplift_score(y, pred, t, n_permutations=200, n_bootstrap=50, random_state=0)
@@ -344,15 +340,14 @@ def test_without_any_effect_the_qini_stays_in_the_random_band(tmp_path_factory):
     assert s.random_low < s.score < s.random_high
 
 
-def test_multi_arm_on_the_zones_design_picks_better_than_random_arms(tmp_path_factory):
+@pytest.mark.slow
+def test_multi_arm_on_the_zones_design_picks_better_than_random_arms(simulated):
     from mof_experiments.experiments import experiment_outcomes
-    from mof_experiments.simulate import SimConfig, simulate
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
-    path = tmp_path_factory.mktemp("zones") / "mof.duckdb"
-    simulate(SimConfig(companies=6000, seed=8, design="zones", effect_scale=2.0), path, progress=False)
-    with Workspace(path, read_only=True) as ws:
-        d = experiment_outcomes(ws, "mof_email_2026")
+    with Workspace(simulated(companies=6000, seed=8, design="zones", effect_scale=2.0), read_only=True) as ws:
+        d = experiment_outcomes(ws, "mof_email_2026", as_of=resolve_as_of(ws))
         truth = ws.read("sim_effects").pivot(index="company_id", columns="arm", values="p_convert")
     truth = truth.reindex(d["company_id"])
     X, y, arm = d.loc[:, "calls":].fillna(0).to_numpy(float), d["converted"].to_numpy(), d["arm"].to_numpy()

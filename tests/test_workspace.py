@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from helpers import run_mof
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import validate
 from mof_experiments.workspace import Workspace, ingest
 
 GOOD_COMPANIES = "company_id,signup_at,plan\nc1,2026-03-01T00:00:00Z,free\nc2,2026-03-02T00:00:00+01:00,growth\n"
-
-
-def run_mof(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from mof_experiments.cli import main; raise SystemExit(main())",
-                           *args], capture_output=True, text=True)
 
 
 @pytest.fixture()

@@ -1,7 +1,8 @@
 """mof-experiments: behavioral email research toolkit for API platforms.
 
 The package supplies funnel-stage labeling, segmentation, experiments and uplift models,
-attribution and engagement analyses, report runs and a send module. See DESIGN in docs/.
+attribution and engagement analyses, report runs and a send module. The layers and one line
+per module: docs/architecture.md.
 """
 
 __version__ = "0.1.0"

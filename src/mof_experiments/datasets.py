@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 
 HILLSTROM_FILE = "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv"
@@ -77,9 +78,7 @@ def load_hillstrom(path: str | os.PathLike) -> Hillstrom:
     except Exception as exc:
         raise MofInputError(f"cannot read CSV: {' '.join(str(exc).split())[:200]}", source=src) from None
     df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in HILLSTROM_COLUMNS if c not in df.columns]
-    if missing:
-        raise MofInputError(f"missing column(s) {', '.join(missing)}", source=src, column=missing[0])
+    require_columns(df, HILLSTROM_COLUMNS, src)
     df = df[list(HILLSTROM_COLUMNS)].copy()
     na = df.isna().any(axis=1).to_numpy()
     if na.any():

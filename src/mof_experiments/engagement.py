@@ -16,11 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
+from mof_experiments.stats import compare_proportions, wilson_interval
 
 MESSAGE_COLUMNS = ("message_id", "campaign_id", "contact_id", "company_id", "zone", "topic", "variant",
                    "sent_at", "delivered_at", "delivered", "bounced", "opened", "first_open_at", "clicked",
                    "first_click_at", "unsubscribed", "machine_opens")
+#: Columns of ``email_events`` the engagement functions read (besides the optional ones).
+EVENT_COLUMNS_NEEDED = ("message_id", "event", "ts", "contact_id", "company_id")
 
 
 def message_engagement(email_events: pd.DataFrame, *, exclude_machine_opens: bool = True,
@@ -39,10 +43,7 @@ def message_engagement(email_events: pd.DataFrame, *, exclude_machine_opens: boo
     -------
     DataFrame with columns ``MESSAGE_COLUMNS``.
     """
-    need = {"message_id", "event", "ts", "contact_id", "company_id"}
-    missing = need - set(email_events.columns)
-    if missing:
-        raise MofInputError(f"missing column(s) {', '.join(sorted(missing))}", source="email_events")
+    require_columns(email_events, EVENT_COLUMNS_NEEDED, "email_events")
     ev = email_events
     keys = ["message_id", "campaign_id", "contact_id", "company_id", "zone", "topic", "variant"]
     keys = [k for k in keys if k in ev.columns]
@@ -112,26 +113,18 @@ def open_rates_by_outcome(messages: pd.DataFrame, funnel: pd.DataFrame) -> pd.Da
     Returns columns: group (``production`` / ``sandbox``), companies, delivered, opened, open_rate,
     open_ci_low, open_ci_high, clicked, click_rate, click_ci_low, click_ci_high.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     ce = company_engagement(messages).merge(funnel[["company_id", "stage"]], on="company_id", how="inner")
     ce = ce[ce["stage"].isin(["production", "sandbox"])]
     rows = []
     for grp in ("production", "sandbox"):
         x = ce[ce["stage"] == grp]
         n, o, c = int(x["delivered"].sum()), int(x["opened"].sum()), int(x["clicked"].sum())
-        olo, ohi = proportion_confint(o, n, method="wilson") if n else (np.nan, np.nan)
-        clo, chi = proportion_confint(c, n, method="wilson") if n else (np.nan, np.nan)
+        (olo, clo), (ohi, chi) = wilson_interval([o, c], n)
         rows.append(dict(group=grp, companies=len(x), delivered=n, opened=o, open_rate=o / n if n else np.nan,
                          open_ci_low=olo, open_ci_high=ohi, clicked=c, click_rate=c / n if n else np.nan,
                          click_ci_low=clo, click_ci_high=chi))
     return pd.DataFrame(rows)
 
-
-# ---------------------------------------------------------------------------------------------
-# Added for the report notebooks (issue 5): event-level engagement, association measures,
-# the article's comparison as a result object, and a logistic regression with controls.
-# ---------------------------------------------------------------------------------------------
 
 ENGAGEMENT_EVENT_COLUMNS = ("message_id", "campaign_id", "contact_id", "company_id", "zone", "topic", "event", "ts")
 
@@ -150,10 +143,7 @@ def human_engagements(email_events: pd.DataFrame, *, exclude_machine_opens: bool
     DataFrame with columns ``ENGAGEMENT_EVENT_COLUMNS`` (``event`` is ``open`` or ``click``;
     ``ts`` UTC), sorted by ``ts``.
     """
-    need = {"message_id", "event", "ts", "contact_id", "company_id"}
-    missing = need - set(email_events.columns)
-    if missing:
-        raise MofInputError(f"missing column(s) {', '.join(sorted(missing))}", source="email_events")
+    require_columns(email_events, EVENT_COLUMNS_NEEDED, "email_events")
     ev = email_events
     delivered = ev[ev["event"] == "delivered"].groupby("message_id")["ts"].min().rename("delivered_at")
     x = ev[ev["event"].isin(["open", "click"])].join(delivered, on="message_id")
@@ -194,17 +184,6 @@ def phi_coefficient(a: int, b: int, c: int, d: int) -> float:
     """
     den = np.sqrt(float(a + b) * (c + d) * (a + c) * (b + d))
     return float((a * d - b * c) / den) if den > 0 else 0.0
-
-
-def _wilson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n <= 0:
-        return (np.nan, np.nan)
-    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return (float(lo), float(hi))
-
-
 
 
 @dataclass(frozen=True)
@@ -269,15 +248,13 @@ def engagement_vs_conversion(messages: pd.DataFrame, funnel: pd.DataFrame) -> En
     messages : :func:`message_engagement` output.
     funnel : :func:`mof_experiments.funnel.label` output (``company_id``, ``stage``).
     """
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
     rates = open_rates_by_outcome(messages, funnel)
     p, s = rates.iloc[0], rates.iloc[1]
     if p["delivered"] == 0 or s["delivered"] == 0:
         raise MofInputError("need delivered messages to companies in production and in sandbox",
                             source="email_events")
-    lo, hi = confint_proportions_2indep(int(p["opened"]), int(p["delivered"]), int(s["opened"]), int(s["delivered"]),
-                                        compare="ratio", method="log-adjusted")
+    ratio = compare_proportions(int(p["opened"]), int(p["delivered"]), int(s["opened"]), int(s["delivered"])).row()
+    lo, hi = ratio["rel_lift_ci_low"] + 1, ratio["rel_lift_ci_high"] + 1
     ce = company_engagement(messages).merge(funnel[["company_id", "stage"]], on="company_id", how="inner")
     ce = ce[ce["stage"].isin(["production", "sandbox"])]
     eng, conv = ce["opened"] > 0, ce["stage"] == "production"
@@ -372,9 +349,7 @@ def conversion_logit(data: pd.DataFrame, *, outcome: str = "converted", engageme
     import statsmodels.formula.api as smf
 
     cols = [outcome, engagement, *controls]
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise MofInputError(f"missing column(s) {', '.join(missing)}", source="conversion_logit data")
+    require_columns(data, cols, "conversion_logit data")
     d = data[cols].dropna().astype(float)
     formula = f"{outcome} ~ " + " + ".join([engagement, *controls])
     fit = smf.logit(formula, data=d).fit(disp=0, maxiter=200)

@@ -2,8 +2,9 @@
 
 Labeling (:func:`mof_experiments.funnel.funnel_expr`) and behavioral features
 (:func:`mof_experiments.segments.behavior_expr`) are Ibis expressions over the canonical tables.
-They need only an object with ``table(name)`` (an Ibis table) and ``meta()``: the DuckDB
-:class:`~mof_experiments.workspace.Workspace`, or an :class:`EngineSource` on another backend.
+They read from a :class:`~mof_experiments.sources.TableSource`: the DuckDB
+:class:`~mof_experiments.workspace.Workspace`, or an :class:`EngineSource` on another backend;
+:func:`open_source` returns one or the other.
 Results come back as pandas frames of one row per company and are written to the workspace as
 before; only the aggregation runs on the engine.
 
@@ -23,15 +24,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mof_experiments.atomic import atomic_path
 from mof_experiments.errors import MofInputError
 
-ENGINES = ("duckdb", "pyspark")
 #: Tables that the engine serves (the heavy ones); everything else stays in the workspace.
 ENGINE_TABLES = ("companies", "api_events")
 
 
 class EngineSource:
-    """Canonical tables served by an Ibis backend.
+    """Canonical tables served by an Ibis backend (a :class:`~mof_experiments.sources.TableSource`).
 
     Parameters
     ----------
@@ -98,7 +99,11 @@ def _parquet_path(source: Path, table: str) -> str:
 
 def open_source(engine: str = "duckdb", source: str | os.PathLike | None = None, *, workspace=None,
                 tables=ENGINE_TABLES, spark=None):
-    """Return what labeling and features read from: the workspace or an :class:`EngineSource`.
+    """The :class:`~mof_experiments.sources.TableSource` that labeling and features read from.
+
+    ``duckdb`` without ``source`` returns ``workspace`` itself; otherwise an
+    :class:`EngineSource` serving ``tables`` (with the workspace's ``meta()``, so ``as_of``
+    defaults the same way).
 
     Parameters
     ----------
@@ -153,8 +158,7 @@ def export_parquet(workspace, out_dir: str | os.PathLike, tables=ENGINE_TABLES) 
         if not workspace.has(t):
             raise MofInputError(f"table {t} not in workspace", source=str(workspace.path))
         dest = out / f"{t}.parquet"
-        tmp = out / f".{t}.parquet.tmp{os.getpid()}"
-        workspace.raw.execute(f"COPY \"{t}\" TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            workspace.raw.execute(f"COPY \"{t}\" TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
         written.append(dest)
     return written

@@ -21,17 +21,23 @@ Rules
   endpoints, last call. Rows are counted as stored (``mof ingest`` drops exact duplicates).
 
 Returned columns (public API): see ``FUNNEL_COLUMNS``.
+
+``parse_as_of`` and ``default_as_of`` are re-exported here from :mod:`mof_experiments.dates`
+and :mod:`mof_experiments.sources`, where they live.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
+from mof_experiments.dates import days_between, parse_as_of
 from mof_experiments.errors import MofInputError
+from mof_experiments.sources import default_as_of, resolve_as_of  # noqa: F401 (default_as_of: re-export)
+from mof_experiments.stats import wilson_interval
 
 FUNNEL_COLUMNS = (
     "company_id", "signup_at", "first_call_at", "first_sandbox_at", "first_production_at", "stage",
@@ -39,31 +45,6 @@ FUNNEL_COLUMNS = (
     "sandbox_calls", "sandbox_errors", "sandbox_endpoints", "sandbox_last_call_at",
     "production_calls", "production_errors", "production_endpoints", "production_last_call_at",
 )
-_DAY = 86_400.0
-
-
-def parse_as_of(value) -> datetime:
-    """A timezone-aware UTC datetime from a date, datetime or ISO string (naive = UTC); the
-    string ``now`` is the current time."""
-    if isinstance(value, str) and value.strip().lower() == "now":
-        return datetime.now(timezone.utc)
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise MofInputError(f"--as-of must be a date or ISO timestamp like 2026-07-01 (or now), got {value!r}") from None
-    else:
-        raise MofInputError(f"as_of must be a date, datetime or ISO string, got {type(value).__name__}")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
-
 
 def funnel_expr(companies, api_events, as_of, *, min_success: int = 1):
     """The funnel as an Ibis expression (backend-neutral: no engine-specific SQL).
@@ -110,9 +91,6 @@ def funnel_expr(companies, api_events, as_of, *, min_success: int = 1):
         agg = agg.left_join(nth, "company_id").drop("company_id_right")
     t = co.left_join(agg, "company_id").drop("company_id_right")
 
-    def days(a, b):
-        return (a.epoch_seconds() - b.epoch_seconds()).cast("float64") / _DAY
-
     stage = ibis.cases(
         (t.first_production_at.notnull(), "production"),
         (t.first_call_at.notnull(), "sandbox"),
@@ -120,9 +98,9 @@ def funnel_expr(companies, api_events, as_of, *, min_success: int = 1):
     )
     t = t.mutate(
         stage=stage,
-        days_to_first_call=days(t.first_call_at, t.signup_at),
-        days_to_production=days(t.first_production_at, t.signup_at),
-        days_observed=days(cutoff, t.signup_at),
+        days_to_first_call=days_between(t.first_call_at, t.signup_at),
+        days_to_production=days_between(t.first_production_at, t.signup_at),
+        days_observed=days_between(cutoff, t.signup_at),
         **{c: t[c].fill_null(0) for c in ("sandbox_calls", "sandbox_errors", "sandbox_endpoints",
                                            "production_calls", "production_errors", "production_endpoints")},
     )
@@ -171,17 +149,18 @@ class LabelReport:
 
 
 def label(workspace, as_of=None, *, min_success: int = 1, with_report: bool = False, source=None):
-    """Label the funnel of ``workspace`` as of ``as_of`` and return a pandas DataFrame.
+    """Label the funnel as of ``as_of`` and return a pandas DataFrame.
 
-    ``as_of`` defaults to the end of the simulated period when the workspace was simulated,
-    else to now. With ``with_report=True`` returns ``(frame, LabelReport)``. ``source`` (an
-    :class:`~mof_experiments.engines.EngineSource`) runs the aggregation on another engine,
-    e.g. Spark; by default it runs on the workspace's DuckDB.
+    ``workspace`` is a :class:`~mof_experiments.sources.TableSource` (the DuckDB workspace, or
+    any source); ``source``, when given, is the one the aggregation runs on (e.g. Spark; see
+    :func:`mof_experiments.engines.open_source`). ``as_of`` is resolved by
+    :func:`~mof_experiments.sources.resolve_as_of` (None: the end of the simulated period,
+    else now). With ``with_report=True`` returns ``(frame, LabelReport)``.
     """
     from mof_experiments.workspace import to_pandas
 
-    as_of = default_as_of(workspace) if as_of is None else parse_as_of(as_of)
     src = workspace if source is None else source
+    as_of = resolve_as_of(src, as_of)
     co, ev = src.table("companies"), src.table("api_events")
     df = to_pandas(funnel_expr(co, ev, as_of, min_success=min_success))
     df = _normalize(df)
@@ -204,13 +183,6 @@ def _normalize(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = df[c].astype("float64")
     df["stage"] = df["stage"].astype("str")
     return df.reset_index(drop=True)
-
-
-def default_as_of(workspace) -> datetime:
-    meta = workspace.meta() if workspace is not None else {}
-    if "simulated_end" in meta:
-        return parse_as_of(meta["simulated_end"])
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def label_workspace(workspace, as_of=None, *, min_success: int = 1, source=None):
@@ -273,12 +245,11 @@ def _fmt(x) -> str:
 def summarize(funnel: pd.DataFrame, as_of=None) -> FunnelSummary:
     """Summarize a funnel table (see :class:`FunnelSummary`)."""
     from statsmodels.duration.survfunc import SurvfuncRight
-    from statsmodels.stats.proportion import proportion_confint
 
     n = len(funnel)
     counts = funnel["stage"].value_counts().reindex(["signed_up", "sandbox", "production"], fill_value=0)
     k = int(counts["production"])
-    lo, hi = proportion_confint(k, max(n, 1), method="wilson")
+    lo, hi = wilson_interval(k, max(n, 1))
     called = funnel[funnel["first_call_at"].notna()]
     event = called["days_to_production"].notna()
     dur = called["days_to_production"].where(event, called["days_observed"])
@@ -298,3 +269,7 @@ def summarize(funnel: pd.DataFrame, as_of=None) -> FunnelSummary:
         median_days_converted=float(funnel["days_to_production"].median()) if k else np.nan,
         n_converted=k, median_days_km=km, median_days_km_ci=km_ci,
     )
+
+
+__all__ = ["FUNNEL_COLUMNS", "funnel_expr", "report_expr", "LabelReport", "label", "label_workspace", "FunnelSummary",
+           "summarize", "parse_as_of", "default_as_of"]

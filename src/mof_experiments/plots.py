@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 
 PALETTE = {"production": "#2a9d8f", "sandbox": "#e76f51", "signed_up": "#adb5bd",
@@ -17,18 +18,13 @@ PALETTE = {"production": "#2a9d8f", "sandbox": "#e76f51", "signed_up": "#adb5bd"
            "treated": "#2a9d8f", "control": "#6c757d"}
 
 
-def _ax(ax, figsize=(7, 4)):
+def axes(ax=None, figsize=(7, 4)):
+    """``ax`` if given, else the Axes of a new figure of ``figsize`` inches (constrained layout)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
-
-
-def _need(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise MofInputError(f"missing column(s) {', '.join(missing)}", source=what)
 
 
 def _pct_axis(ax, axis: str = "x") -> None:
@@ -39,10 +35,10 @@ def _pct_axis(ax, axis: str = "x") -> None:
 
 def funnel_stages(funnel: pd.DataFrame, *, ax=None):
     """Bar chart: companies per funnel stage (count, with the share written on each bar)."""
-    _need(funnel, ["stage"], "funnel")
+    require_columns(funnel, ["stage"], "funnel")
     stages = ["signed_up", "sandbox", "production"]
     counts = funnel["stage"].value_counts().reindex(stages, fill_value=0)
-    ax = _ax(ax, (6, 3.5))
+    ax = axes(ax, (6, 3.5))
     ax.bar(stages, counts.to_numpy(), color=[PALETTE[s] for s in stages])
     n = max(int(counts.sum()), 1)
     for i, v in enumerate(counts.to_numpy()):
@@ -61,8 +57,8 @@ def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title
     the legend shows it, and a group with fewer than ``min_n`` companies is drawn dashed,
     without its (very wide) band, and labelled "too little data".
     """
-    _need(curves, [group, "time", "surv", "ci_low", "ci_high"], "curves")
-    ax = _ax(ax)
+    require_columns(curves, [group, "time", "surv", "ci_low", "ci_high"], "curves")
+    ax = axes(ax)
     import seaborn as sns
 
     groups = curves[group].cat.categories if hasattr(curves[group], "cat") else curves[group].unique()
@@ -91,9 +87,9 @@ def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title
 
 def rates_by_outcome(rates: pd.DataFrame, *, ax=None):
     """Grouped bars: open and click rate per delivered message, converters vs still in sandbox."""
-    _need(rates, ["group", "open_rate", "open_ci_low", "open_ci_high", "click_rate", "click_ci_low",
+    require_columns(rates, ["group", "open_rate", "open_ci_low", "open_ci_high", "click_rate", "click_ci_low",
                   "click_ci_high", "delivered"], "rates")
-    ax = _ax(ax, (6.5, 4))
+    ax = axes(ax, (6.5, 4))
     width = 0.38
     x = np.arange(2)
     for j, (_, r) in enumerate(rates.iterrows()):
@@ -118,9 +114,9 @@ def content_rates(table: pd.DataFrame, *, metric: str = "assisted", ax=None):
     """Horizontal dot-and-interval plot of one content-table rate (``open``, ``click`` or
     ``assisted``) per zone x topic x persona, with n; too-little-data rows in grey."""
     col = f"{metric}_rate"
-    _need(table, ["zone", "topic", "persona", "delivered", col, f"{metric}_ci_low", f"{metric}_ci_high"], "content table")
+    require_columns(table, ["zone", "topic", "persona", "delivered", col, f"{metric}_ci_low", f"{metric}_ci_high"], "content table")
     t = table.sort_values(["persona", col], ascending=[True, True]).reset_index(drop=True)
-    ax = _ax(ax, (8, 0.45 * len(t) + 1.5))
+    ax = axes(ax, (8, 0.45 * len(t) + 1.5))
     y = np.arange(len(t))
     flag = t["too_little_data"].to_numpy() if "too_little_data" in t else np.zeros(len(t), bool)
     colors = np.where(flag, "#adb5bd", "#264653")
@@ -140,11 +136,11 @@ def content_rates(table: pd.DataFrame, *, metric: str = "assisted", ax=None):
 def prob_best_bars(table: pd.DataFrame, persona: str, *, ax=None):
     """Bars: posterior probability that each content is the best for ``persona``
     (:func:`mof_experiments.attribution.prob_best` output)."""
-    _need(table, ["persona", "zone", "topic", "prob_best"], "content table")
+    require_columns(table, ["persona", "zone", "topic", "prob_best"], "content table")
     t = table[table["persona"] == persona].sort_values("prob_best")
     if t.empty:
         raise MofInputError(f"no content for persona {persona!r}", source="content table")
-    ax = _ax(ax, (7, 0.5 * len(t) + 1.5))
+    ax = axes(ax, (7, 0.5 * len(t) + 1.5))
     labels = [f"{z.replace('_', ' ')} / {tp.replace('_', ' ')}" for z, tp in zip(t["zone"], t["topic"])]
     ax.barh(labels, t["prob_best"], color="#2a9d8f")
     for i, v in enumerate(t["prob_best"]):
@@ -157,14 +153,32 @@ def prob_best_bars(table: pd.DataFrame, persona: str, *, ax=None):
 
 
 def arm_rates(summary: pd.DataFrame, *, ax=None, title: str | None = None):
-    """Bars with 95% CIs: conversion within the window per arm group
-    (:attr:`mof_experiments.attribution.HoldoutEffect.summary`)."""
-    _need(summary, ["group", "companies", "rate", "ci_low", "ci_high"], "summary")
-    ax = _ax(ax, (5.5, 4))
-    lab = [f"{r['group']}\n({r.get('arms', r['group'])}, n = {int(r['companies']):,})" for _, r in summary.iterrows()]
+    """Bars with 95% CIs: conversion within the window per arm or arm group.
+
+    ``summary`` is :attr:`mof_experiments.experiments.HoldoutEffect.summary` (one row per
+    ``group``: treated / control, with ``arms``) or a :attr:`~mof_experiments.experiments.Readout.summary`
+    of one outcome (one row per ``arm``, ``is_control``), as they are: columns n, rate, ci_low,
+    ci_high. Each bar is labelled with its group or arm and its n.
+    """
+    require_columns(summary, ["n", "rate", "ci_low", "ci_high"], "summary")
+    if "outcome" in summary.columns and summary["outcome"].nunique() > 1:
+        raise MofInputError(f"summary has {summary['outcome'].nunique()} outcomes: select one", source="summary",
+                            column="outcome")
+    if "group" in summary.columns:
+        names = summary["group"].astype(str).tolist()
+        detail = summary["arms"].astype(str).tolist() if "arms" in summary.columns else names
+        colors = [PALETTE.get(g, "#264653") for g in names]
+    else:
+        require_columns(summary, ["arm"], "summary")
+        names = summary["arm"].astype(str).tolist()
+        control = summary["is_control"].astype(bool).tolist() if "is_control" in summary.columns else [False] * len(names)
+        detail = ["control" if c else "treated" for c in control]
+        colors = [PALETTE["control" if c else "treated"] for c in control]
+    ax = axes(ax, (5.5, 4))
+    lab = [f"{g}\n({d}, n = {int(n):,})" for g, d, n in zip(names, detail, summary["n"])]
     vals = summary["rate"].to_numpy(float)
     err = [vals - summary["ci_low"].to_numpy(float), summary["ci_high"].to_numpy(float) - vals]
-    ax.bar(lab, vals, yerr=err, capsize=5, color=[PALETTE.get(g, "#264653") for g in summary["group"]])
+    ax.bar(lab, vals, yerr=err, capsize=5, color=colors)
     for i, v in enumerate(vals):
         ax.annotate(f"{v:.1%}", (i, v / 2), ha="center", va="center", color="white", fontweight="bold")
     _pct_axis(ax, "y")
@@ -177,8 +191,8 @@ def arm_rates(summary: pd.DataFrame, *, ax=None, title: str | None = None):
 def correlation_vs_causation(rows: pd.DataFrame, *, ax=None):
     """Side-by-side estimates with CIs (columns: label, estimate, ci_low, ci_high), in proportion
     points, e.g. the observational difference in conversion vs the randomized effect."""
-    _need(rows, ["label", "estimate", "ci_low", "ci_high"], "rows")
-    ax = _ax(ax, (7, 0.7 * len(rows) + 1.6))
+    require_columns(rows, ["label", "estimate", "ci_low", "ci_high"], "rows")
+    ax = axes(ax, (7, 0.7 * len(rows) + 1.6))
     y = np.arange(len(rows))
     ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["ci_low"], rows["ci_high"] - rows["estimate"]],
                 fmt="o", color="#264653", capsize=4)
@@ -191,22 +205,25 @@ def correlation_vs_causation(rows: pd.DataFrame, *, ax=None):
     return ax
 
 
-def uplift_by_bin(bins: pd.DataFrame, *, x: str = "bin", ax=None, title: str | None = None):
-    """Bars: observed uplift (treated - control conversion) per predicted-uplift bin, with CIs.
+def uplift_by_bin(table: pd.DataFrame, *, x: str = "bin", ax=None, title: str | None = None):
+    """Bars: observed uplift (treated - control conversion) per predicted-uplift group, with CIs.
 
-    ``bins`` columns: ``x``, uplift, ci_low, ci_high (proportion points).
+    ``table`` is :func:`mof_experiments.uplift.uplift_by_percentile` output as it is (columns
+    ``x``, uplift, uplift_ci_low, uplift_ci_high, in proportion points); ``x`` is ``bin``
+    (1 = highest predicted uplift) or ``percentile``.
     """
-    _need(bins, [x, "uplift", "ci_low", "ci_high"], "bins")
-    ax = _ax(ax, (7, 4))
-    vals = bins["uplift"].to_numpy(float)
-    ax.bar(bins[x].astype(str), vals, yerr=[vals - bins["ci_low"], bins["ci_high"] - vals], capsize=4,
-           color="#2a9d8f")
+    require_columns(table, [x, "uplift", "uplift_ci_low", "uplift_ci_high"], "uplift table")
+    ax = axes(ax, (7, 4))
+    vals = table["uplift"].to_numpy(float)
+    ax.bar(table[x].astype(str), vals, yerr=[vals - table["uplift_ci_low"], table["uplift_ci_high"] - vals],
+           capsize=4, color="#2a9d8f")
     ax.axhline(0, color="grey", lw=1)
     _pct_axis(ax, "y")
-    ax.set(title=title or "Observed uplift by predicted-uplift group (95% CI)",
-           xlabel="predicted-uplift group (1 = highest)", ylabel="observed uplift (percentage points)")
+    xlabel = "predicted-uplift group (1 = highest)" if x == "bin" else f"{x} of predicted uplift (best first)"
+    ax.set(title=title or "Observed uplift by predicted-uplift group (95% CI)", xlabel=xlabel,
+           ylabel="observed uplift (percentage points)")
     return ax
 
 
-__all__ = ["funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
+__all__ = ["axes", "funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
            "correlation_vs_causation", "uplift_by_bin", "PALETTE"]

@@ -157,8 +157,6 @@ TABLES: dict[str, TableSpec] = {
 #: (arm ``holdout``): those companies are excluded from every campaign.
 GLOBAL_HOLDOUT_EXPERIMENT = "global_holdout"
 
-CANONICAL_TABLES = tuple(TABLES)
-
 
 def _first_bad(mask: pd.Series | np.ndarray, values: pd.Series) -> tuple[int, object]:
     """Return (1-based data row, value) of the first True in mask."""

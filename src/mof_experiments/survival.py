@@ -32,22 +32,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mof_experiments.checks import require_columns
+from mof_experiments.dates import SECONDS_PER_DAY
 from mof_experiments.errors import MofInputError
 
 TIERS = ("not emailed", "no opens", "1 open", "2+ opens")
 LANDMARK_COLUMNS = ("company_id", "arm", "assigned_at", "landmark_at", "tier", "opens_before_landmark",
                     "delivered_before_landmark", "duration", "event")
-_DAY = pd.Timedelta(days=1)
-
-
-def funnel_as_of(funnel: pd.DataFrame) -> pd.Timestamp:
-    """The ``as_of`` a funnel table was labeled at (``signup_at + days_observed``)."""
-    return (funnel["signup_at"] + pd.to_timedelta(funnel["days_observed"], unit="D")).max()
 
 
 def landmark_table(assignments: pd.DataFrame, messages: pd.DataFrame, engagements: pd.DataFrame,
-                   funnel: pd.DataFrame, *, landmark_days: float = 7.0, experiment_id: str | None = None,
-                   as_of=None) -> pd.DataFrame:
+                   funnel: pd.DataFrame, *, as_of, landmark_days: float = 7.0,
+                   experiment_id: str | None = None) -> pd.DataFrame:
     """Build the landmark data set (see the module docstring for why).
 
     Parameters
@@ -55,11 +51,11 @@ def landmark_table(assignments: pd.DataFrame, messages: pd.DataFrame, engagement
     assignments : canonical ``assignments`` (time zero of enrollment: ``assigned_at``).
     messages : :func:`~mof_experiments.engagement.message_engagement` output (for delivery times).
     engagements : :func:`~mof_experiments.engagement.human_engagements` output.
-    funnel : :func:`mof_experiments.funnel.label` output.
+    funnel : :func:`mof_experiments.funnel.label` output as of ``as_of``.
+    as_of : the censoring time: the cut-off the funnel was labeled at.
     landmark_days : days from enrollment to the landmark (default 7).
     experiment_id : keep only this experiment's assignments (default: all; one row per company,
         the earliest assignment).
-    as_of : censoring time (default: the funnel's ``as_of``).
 
     Returns
     -------
@@ -74,9 +70,7 @@ def landmark_table(assignments: pd.DataFrame, messages: pd.DataFrame, engagement
                           (messages, ["message_id", "company_id", "delivered_at"], "messages"),
                           (engagements, ["message_id", "ts"], "engagements"),
                           (funnel, ["company_id", "first_production_at"], "funnel")):
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise MofInputError(f"missing column(s) {', '.join(missing)}", source=src)
+        require_columns(df, cols, src)
     if not landmark_days >= 0:
         raise MofInputError(f"landmark_days must be >= 0, got {landmark_days!r}")
     a = assignments if experiment_id is None else assignments[assignments["experiment_id"] == experiment_id]
@@ -88,8 +82,8 @@ def landmark_table(assignments: pd.DataFrame, messages: pd.DataFrame, engagement
     lm = a[cols].copy()
     if "arm" not in lm:
         lm["arm"] = pd.NA
-    lm["landmark_at"] = lm["assigned_at"] + landmark_days * _DAY
-    end = funnel_as_of(funnel) if as_of is None else pd.Timestamp(as_of)
+    lm["landmark_at"] = lm["assigned_at"] + pd.Timedelta(days=landmark_days)
+    end = pd.Timestamp(as_of)
     if end.tzinfo is None:
         end = end.tz_localize("UTC")
     fp = funnel.drop_duplicates("company_id").set_index("company_id")["first_production_at"]
@@ -111,7 +105,7 @@ def landmark_table(assignments: pd.DataFrame, messages: pd.DataFrame, engagement
     lm["tier"] = pd.Categorical(lm["tier"], categories=list(TIERS))
     conv = lm["first_production_at"].notna() & (lm["first_production_at"] < end)
     stop = lm["first_production_at"].where(conv, end)
-    lm["duration"] = (stop - lm["landmark_at"]).dt.total_seconds() / 86_400.0
+    lm["duration"] = (stop - lm["landmark_at"]).dt.total_seconds() / SECONDS_PER_DAY
     lm["event"] = conv.astype("int64")
     return lm[list(LANDMARK_COLUMNS)].reset_index(drop=True)
 
@@ -254,4 +248,4 @@ def cox_by_tier(landmark: pd.DataFrame, *, controls: tuple[str, ...] = (), refer
 
 
 __all__ = ["TIERS", "LANDMARK_COLUMNS", "landmark_table", "kaplan_meier", "KaplanMeier", "cox_by_tier", "CoxResult",
-           "funnel_as_of", "time_to_production_table"]
+           "time_to_production_table"]

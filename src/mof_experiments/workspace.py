@@ -33,8 +33,22 @@ META_TABLE = "mof_meta"
 
 
 def default_workspace_path() -> Path:
-    """``$MOF_WORKSPACE`` if set, else ``data/mof.duckdb`` (relative to the working directory)."""
-    return Path(os.environ.get("MOF_WORKSPACE", DEFAULT_WORKSPACE))
+    """The workspace used when none is given: ``$MOF_WORKSPACE`` if set, else the project's
+    ``data/mof.duckdb``.
+
+    The project's is the first ``data/mof.duckdb`` found in the working directory or one of
+    its parents (so a notebook running in ``notebooks/`` finds the project's workspace); if
+    there is none, ``data/mof.duckdb`` relative to the working directory (where a new
+    workspace is created).
+    """
+    env = os.environ.get("MOF_WORKSPACE")
+    if env:
+        return Path(env)
+    cwd = Path.cwd()
+    for d in (cwd, *cwd.parents):
+        if (d / DEFAULT_WORKSPACE).is_file():
+            return d / DEFAULT_WORKSPACE
+    return DEFAULT_WORKSPACE
 
 
 class Workspace:

@@ -6,21 +6,13 @@ Expected errors (:class:`~mof_experiments.errors.MofError`) are printed as one l
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 
+from mof_experiments.cli import core, experiments, reports, segment, send  # noqa: F401 (each registers its commands)
 from mof_experiments.cli._app import app
 from mof_experiments.errors import MofError
-
-# Each module adds its commands to `app`; a module not written yet is skipped.
-for _name in ("core", "segment", "experiments", "reports", "send"):
-    try:
-        importlib.import_module(f"mof_experiments.cli.{_name}")
-    except ModuleNotFoundError as _exc:  # pragma: no cover - only while a module is absent
-        if _exc.name != f"mof_experiments.cli.{_name}":
-            raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,12 +73,13 @@ def label(
     """Label each company's funnel stage as of a date and write the `funnel` table."""
     from mof_experiments.engines import open_source
     from mof_experiments.funnel import label_workspace, summarize
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
     ws_path = resolve_workspace(workspace)
     with Workspace(ws_path, must_exist=source is None and engine == "duckdb") as ws:
         src = open_source(engine, source, workspace=ws)
-        df, report = label_workspace(ws, as_of, min_success=min_success, source=None if src is ws else src)
+        df, report = label_workspace(ws, resolve_as_of(src, as_of), min_success=min_success, source=src)
     for w in report.warnings():
         echo_err(f"mof: warning: {w}")
     typer.echo(f"funnel as of {report.as_of:%Y-%m-%d %H:%M} UTC: {len(df):,} companies, "

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from mof_experiments.cli._app import app, resolve_workspace, workspace_option
+from mof_experiments.cli._app import app, as_of_option, resolve_workspace, workspace_option
 
 experiment_app = typer.Typer(help="Read out experiments (A/B/n tests) from any CSV/Parquet file or workspace table.",
                              no_args_is_help=True, rich_markup_mode=None)
@@ -48,16 +48,14 @@ def assign(
     Re-running keeps existing rows and appends only companies not yet assigned; the arms are
     registered in `experiment_arms` (control arms flagged, never emailed).
     """
-    from mof_experiments.errors import MofInputError
+    from mof_experiments.checks import require_columns
     from mof_experiments.experiments import assign_workspace
     from mof_experiments.workspace import Workspace, read_input_file
 
     ids = None
     if cohort is not None:
         df = read_input_file(cohort)
-        if "company_id" not in df.columns:
-            raise MofInputError(f"missing column company_id (found: {', '.join(map(str, df.columns))})",
-                                source=str(cohort), column="company_id")
+        require_columns(df, ["company_id"], str(cohort))
         ids = df["company_id"].dropna().astype("str").tolist()
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
         result = assign_workspace(ws, experiment, arms, control=control, global_holdout=global_holdout,
@@ -71,20 +69,6 @@ def _weights(spec: Optional[str]):
     from mof_experiments.experiments import parse_arms
 
     return parse_arms(spec)
-
-
-def _registered_weights(df, path):
-    """Design weights of the experiment a workspace table belongs to (one experiment_id), if registered."""
-    if "experiment_id" not in df.columns or df["experiment_id"].nunique() != 1:
-        return None
-    from mof_experiments.workspace import Workspace
-
-    with Workspace(path, read_only=True) as ws:
-        if not ws.has("experiment_arms"):
-            return None
-        ea = ws.read("experiment_arms")
-    ea = ea[ea["experiment_id"] == str(df["experiment_id"].iloc[0])]
-    return dict(zip(ea["arm"], ea["weight"].astype(float))) or None
 
 
 @experiment_app.command("readout")
@@ -118,7 +102,8 @@ def readout_cmd(
     Welch test. Exit status 0 even when the SRM status is warning/blocking (read the `srm` field).
     """
     from mof_experiments.errors import MofConfigError
-    from mof_experiments.experiments import load_readout_input, readout
+    from mof_experiments.experiments import arm_weights, load_readout_input, readout
+    from mof_experiments.workspace import Workspace
 
     covs = {}
     for c in cuped or []:
@@ -129,8 +114,10 @@ def readout_cmd(
     df, source = load_readout_input(file, workspace_path=resolve_workspace(workspace) if
                                     file.startswith("workspace:") else None)
     w = _weights(weights)
-    if w is None and file.startswith("workspace:"):
-        w = _registered_weights(df, resolve_workspace(workspace))
+    if w is None and file.startswith("workspace:") and "experiment_id" in df.columns \
+            and df["experiment_id"].nunique() == 1:  # the table of one experiment: its registered design
+        with Workspace(resolve_workspace(workspace), read_only=True) as ws:
+            w = arm_weights(ws, str(df["experiment_id"].iloc[0]))
     result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha,
                      correction=correction, source=source)
     if as_json:
@@ -144,21 +131,24 @@ def outcomes_cmd(
     experiment: str = typer.Argument(..., help="Experiment id in the workspace's assignments."),
     window_days: float = typer.Option(30, "--window-days", help="Conversion window after assigned_at (days)."),
     table: str = typer.Option("experiment_outcomes", "--table", help="Workspace table to write."),
+    as_of: Optional[str] = as_of_option(": companies assigned before it, conversions observed until it"),
     workspace: Optional[Path] = workspace_option(),
 ):
     """Write one row per assigned company: arm, conversion within the window, pre-assignment behavior.
 
-    Columns: experiment_id, company_id, arm, assigned_at, first_production_at, converted (0/1: first
-    2xx production call within --window-days of assigned_at), complete (window fully observed), and
+    Companies assigned before --as-of. Columns: experiment_id, company_id, arm, assigned_at,
+    first_production_at, converted (0/1: first 2xx production call within --window-days of
+    assigned_at), complete (window fully observed by --as-of), and
     the pre-assignment features (calls, errors, error_rate, auth_error_share, distinct_endpoints,
     active_days, days_since_signup, ..., contacts per title group). Read it out with
     `mof experiment readout workspace:experiment_outcomes --arm arm --outcome converted --control holdout`.
     """
     from mof_experiments.experiments import experiment_outcomes
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
-        df = experiment_outcomes(ws, experiment, window_days=window_days)
+        df = experiment_outcomes(ws, experiment, as_of=resolve_as_of(ws, as_of), window_days=window_days)
         ws.write(table, df)
     counts = df.groupby("arm")["converted"].agg(["size", "mean"])
     arms = ", ".join(f"{a} n={int(r['size']):,} converted {r['mean']:.1%}" for a, r in counts.iterrows())

@@ -35,6 +35,7 @@ def segment(
     from mof_experiments.engines import open_source
     from mof_experiments.errors import MofConfigError
     from mof_experiments.segments import load_rules, segment_workspace
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
     if k_max < k_min:
@@ -42,9 +43,8 @@ def segment(
     rule_set = load_rules(rules)            # fail on a bad rules file before any work
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
         src = open_source(engine, source, workspace=ws)
-        run = segment_workspace(ws, as_of, rules=rule_set, threshold=threshold,
-                                k_range=range(k_min, k_max + 1), random_state=seed,
-                                source=None if src is ws else src)
+        run = segment_workspace(ws, resolve_as_of(src, as_of), rules=rule_set, threshold=threshold,
+                                k_range=range(k_min, k_max + 1), random_state=seed, source=src)
     p = run.personas
     typer.echo(f"segmented as of {run.as_of:%Y-%m-%d %H:%M} UTC: {len(p):,} contacts, "
                f"{len(run.behavior):,} companies")

@@ -68,7 +68,7 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     Parameters
     ----------
     workspace : a :class:`~mof_experiments.workspace.Workspace` (writable when ``write``).
-    as_of : cut-off of the behavior features (default: :func:`mof_experiments.funnel.default_as_of`).
+    as_of : cut-off of the behavior features (default: :func:`mof_experiments.sources.resolve_as_of`).
     rules : rules file path or a sequence of :class:`SegmentRule` (default: shipped rules).
     threshold : persona model confidence threshold.
     k_range, random_state : see :func:`cluster_companies`.
@@ -78,9 +78,9 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     source : an :class:`~mof_experiments.engines.EngineSource` (e.g. Spark) on which the
         behavior features are aggregated; contacts and the outputs stay in the workspace.
     """
-    from mof_experiments.funnel import default_as_of, parse_as_of
+    from mof_experiments.sources import resolve_as_of
 
-    as_of = default_as_of(workspace if source is None else source) if as_of is None else parse_as_of(as_of)
+    as_of = resolve_as_of(workspace if source is None else source, as_of)
     rule_set = load_rules(rules) if rules is None or not isinstance(rules, (list, tuple)) else tuple(rules)
     if workspace.has("contacts"):
         pers = personas_from_workspace(workspace, threshold=threshold)

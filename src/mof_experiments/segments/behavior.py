@@ -43,7 +43,8 @@ from datetime import timedelta
 
 import pandas as pd
 
-from mof_experiments.funnel import default_as_of, parse_as_of
+from mof_experiments.dates import SECONDS_PER_DAY, days_between, parse_as_of
+from mof_experiments.sources import resolve_as_of
 
 BEHAVIOR_COLUMNS = (
     "company_id", "signup_at", "days_observed", "calls", "sandbox_calls", "production_calls",
@@ -56,7 +57,6 @@ BEHAVIOR_COLUMNS = (
 FEATURES = tuple(c for c in BEHAVIOR_COLUMNS if c not in ("company_id", "signup_at"))
 _INT_COLUMNS = ("calls", "sandbox_calls", "production_calls", "distinct_endpoints", "active_days",
                 "calls_last_7d", "calls_prev_7d", "in_production")
-_DAY = 86_400.0
 
 
 def behavior_expr(companies, api_events, as_of):
@@ -92,7 +92,7 @@ def behavior_expr(companies, api_events, as_of):
         auth_errors=ev.ts.count(where=ev.status_code.isin([401, 403])),
         server_errors=ev.ts.count(where=(ev.status_code >= 500) & (ev.status_code < 600)),
         distinct_endpoints=ev.endpoint.nunique(),
-        active_days=(ev.ts.epoch_seconds() // 86_400).nunique(),
+        active_days=(ev.ts.epoch_seconds() // SECONDS_PER_DAY).nunique(),
         last_call_at=ev.ts.max(),
         first_sandbox_at=ev.ts.min(where=sb),
         first_production_at=ev.ts.min(where=pr & (ev.status_code >= 200) & (ev.status_code < 300)),
@@ -105,13 +105,10 @@ def behavior_expr(companies, api_events, as_of):
               "platform_endpoints")
     t = t.mutate(**{c: t[c].fill_null(0) for c in counts})
 
-    def days(a, b):
-        return (a.epoch_seconds() - b.epoch_seconds()).cast("float64") / _DAY
-
     def ratio(num, den):
         return ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), 0.0)
 
-    observed = days(cutoff, t.signup_at)
+    observed = days_between(cutoff, t.signup_at)
     per_day = ibis.greatest(observed, 1.0)
     sandbox_end = t.first_production_at.fill_null(cutoff)
     t = t.mutate(
@@ -123,9 +120,9 @@ def behavior_expr(companies, api_events, as_of):
         auth_error_share=ratio(t.auth_errors, t.calls),
         server_error_share=ratio(t.server_errors, t.calls),
         endpoint_share=ratio(t.distinct_endpoints, t.platform_endpoints),
-        days_since_last_call=days(cutoff, t.last_call_at.fill_null(t.signup_at)),
+        days_since_last_call=days_between(cutoff, t.last_call_at.fill_null(t.signup_at)),
         days_in_sandbox=ibis.ifelse(t.first_sandbox_at.isnull(), 0.0,
-                                    ibis.greatest(days(sandbox_end, t.first_sandbox_at), 0.0)),
+                                    ibis.greatest(days_between(sandbox_end, t.first_sandbox_at), 0.0)),
         trend_7d=(t.calls_last_7d + 1).cast("float64") / (t.calls_prev_7d + 1).cast("float64"),
         in_production=ibis.ifelse(t.first_production_at.notnull(), 1, 0),
     )
@@ -135,15 +132,15 @@ def behavior_expr(companies, api_events, as_of):
 def behavior(workspace, as_of=None, *, source=None) -> pd.DataFrame:
     """Execute :func:`behavior_expr` on ``workspace`` and return pandas (one row per company).
 
-    ``as_of`` defaults to :func:`mof_experiments.funnel.default_as_of` (end of the simulated
-    period for a simulated workspace, else now). ``source`` (an
+    ``as_of`` is resolved by :func:`mof_experiments.sources.resolve_as_of` (None: end of the
+    simulated period for a simulated workspace, else now). ``source`` (an
     :class:`~mof_experiments.engines.EngineSource`, e.g. Spark) serves ``companies`` and
     ``api_events`` instead of the workspace; the result is the same.
     """
     from mof_experiments.workspace import to_pandas
 
     src = workspace if source is None else source
-    as_of = default_as_of(src) if as_of is None else parse_as_of(as_of)
+    as_of = resolve_as_of(src, as_of)
     df = to_pandas(behavior_expr(src.table("companies"), src.table("api_events"), as_of))
     return normalize_behavior(df)
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from mof_experiments.plots import axes, uplift_by_bin
 from mof_experiments.uplift.metrics import (perfect_qini_curve, perfect_uplift_curve, qini_curve, uplift_by_percentile,
                                             uplift_curve)
-
-
-def _ax(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
 
 
 def _band(ax, y, u, t, curve, n_permutations, alpha, random_state):
@@ -27,7 +20,7 @@ def _band(ax, y, u, t, curve, n_permutations, alpha, random_state):
 
 def _plot_curve(curve, perfect_curve, ylabel, y_true, uplift, treatment, ax, perfect, random_band,
                 n_permutations, alpha, random_state, label):
-    ax = _ax(ax)
+    ax = axes(ax, (6, 4))
     y, u, t = (np.asarray(a) for a in (y_true, uplift, treatment))
     x, v = curve(y, u, t)
     if random_band:
@@ -60,27 +53,18 @@ def plot_uplift_curve(y_true, uplift, treatment, *, ax=None, perfect: bool = Tru
 
 
 def plot_uplift_by_percentile(y_true, uplift, treatment, *, bins: int = 10, ax=None, alpha: float = 0.05):
-    """Bars of the observed uplift per score bin (best first) with their CIs; the table is
-    :func:`~mof_experiments.uplift.metrics.uplift_by_percentile`."""
-    import seaborn as sns
-
-    ax = _ax(ax)
+    """Bars of the observed uplift per score bin (best first) with their CIs: the table of
+    :func:`~mof_experiments.uplift.metrics.uplift_by_percentile` drawn by
+    :func:`mof_experiments.plots.uplift_by_bin`."""
     tab = uplift_by_percentile(y_true, uplift, treatment, bins=bins, alpha=alpha)
-    sns.barplot(data=tab, x="percentile", y="uplift", color="C0", ax=ax)
-    ax.errorbar(np.arange(len(tab)), tab["uplift"], yerr=[tab["uplift"] - tab["uplift_ci_low"],
-                                                           tab["uplift_ci_high"] - tab["uplift"]],
-                fmt="none", ecolor="0.2", capsize=3)
-    ax.axhline(0, color="0.4", lw=0.8)
-    ax.set_xlabel("percentile of predicted uplift (best first)")
-    ax.set_ylabel("observed uplift (treated - control rate)")
-    return ax
+    return uplift_by_bin(tab, x="percentile", ax=ax)
 
 
 def plot_score_band(score, *, ax=None):
     """Histogram of the permuted (random) scores with the model's score and bootstrap CI."""
     import seaborn as sns
 
-    ax = _ax(ax)
+    ax = axes(ax, (6, 4))
     sns.histplot(score.random_scores, ax=ax, color="0.7", label="random rankings")
     ax.axvline(score.score, color="C0", label=f"model ({score.score:.3f})")
     ax.axvspan(score.ci_low, score.ci_high, color="C0", alpha=0.15, label="bootstrap CI")

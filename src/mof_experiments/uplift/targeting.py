@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofInputError
+from mof_experiments.stats import LOW_DATA_N, compare_proportions
 
 
 def _budget_count(budget, n: int) -> int:
@@ -80,8 +81,6 @@ def choose_targets(uplift, budget, *, arms=None, control: str = "control", min_u
 
 
 def _policy_row(name: str, y, t, mask, alpha: float, n_total: int) -> dict:
-    from mof_experiments.experiments import compare_proportions
-
     n_s = int(mask.sum())
     yt, yc = y[mask & (t == 1)], y[mask & (t == 0)]
     row = {"policy": name, "n_targeted": n_s, "share_targeted": n_s / n_total, "n_treatment": len(yt),
@@ -90,10 +89,10 @@ def _policy_row(name: str, y, t, mask, alpha: float, n_total: int) -> dict:
         row.update(uplift=np.nan, uplift_ci_low=np.nan, uplift_ci_high=np.nan, incremental=0.0 if n_s == 0 else np.nan,
                    incremental_ci_low=np.nan, incremental_ci_high=np.nan, low_data=True)
     else:
-        r = compare_proportions([yt.sum()], [len(yt)], [yc.sum()], [len(yc)], alpha=alpha)
-        d, lo, hi = float(r["lift"][0]), float(r["lift_ci_low"][0]), float(r["lift_ci_high"][0])
+        r = compare_proportions(yt.sum(), len(yt), yc.sum(), len(yc), alpha=alpha).row()
+        d, lo, hi = r["lift"], r["lift_ci_low"], r["lift_ci_high"]
         row.update(uplift=d, uplift_ci_low=lo, uplift_ci_high=hi, incremental=d * n_s, incremental_ci_low=lo * n_s,
-                   incremental_ci_high=hi * n_s, low_data=min(len(yt), len(yc)) < 30)
+                   incremental_ci_high=hi * n_s, low_data=min(len(yt), len(yc)) < LOW_DATA_N)
     row["per_1000"] = 1000 * row["incremental"] / n_total if np.isfinite(row["incremental"]) else np.nan
     return row
 

@@ -1,0 +1,44 @@
+"""Experiments: assignment, readouts, experiment data and the causal holdout effect.
+
+The unit of randomization and of outcome is the **company**.
+
+- :mod:`~mof_experiments.experiments.assignment`: deterministic salted-hash assignment, strata,
+  the global holdout, ``mof assign``;
+- :mod:`~mof_experiments.experiments.registry`: the recorded design (arms, weights) and
+  assignments of an experiment;
+- :mod:`~mof_experiments.experiments.readout`: the A/B(/n) readout of one row per unit;
+- :mod:`~mof_experiments.experiments.outcomes`: conversion within the window and
+  pre-assignment features, as of a date; the uplift design matrix;
+- :mod:`~mof_experiments.experiments.holdout`: the causal effect of email vs the randomized
+  holdout, its correlational counterpart, and the simulator's truth.
+
+The statistics (intervals, tests, SRM, power, CUPED) are :mod:`mof_experiments.stats`'; they
+are re-exported here because readouts are where they are used.
+"""
+
+from mof_experiments.experiments.assignment import (DEFAULT_SALT, ELIGIBLE_ARM, GLOBAL_HOLDOUT_SALT, HOLDOUT_ARM,
+                                                    AssignmentResult, assign, assign_global_holdout,
+                                                    assign_workspace, excluded_companies, hash_unit, parse_arms)
+from mof_experiments.experiments.holdout import (HoldoutEffect, OpenerDifference, correlation_vs_causation,
+                                                 holdout_effect, opener_difference, true_holdout_effect, true_uplift)
+from mof_experiments.experiments.outcomes import (CONTACT_FEATURES, TITLE_GROUPS, ExperimentData, UpliftDesign,
+                                                  conversion_outcomes, converted_within, experiment_data,
+                                                  experiment_outcomes, pre_assignment_features, uplift_design,
+                                                  window_complete)
+from mof_experiments.experiments.readout import READOUT_COLUMNS, Readout, load_readout_input, readout
+from mof_experiments.experiments.registry import arm_weights, assignments_of, registered_arms
+from mof_experiments.stats import (SRM_BLOCKING, SRM_WARNING, MeanComparison, ProportionComparison, SampleSize,
+                                   SRMResult, compare_means, compare_proportions, cuped, mde_mean, mde_proportion,
+                                   sample_size, srm_test)
+
+__all__ = ["DEFAULT_SALT", "GLOBAL_HOLDOUT_SALT", "HOLDOUT_ARM", "ELIGIBLE_ARM", "hash_unit", "parse_arms",
+           "assign", "assign_global_holdout", "assign_workspace", "AssignmentResult", "excluded_companies",
+           "registered_arms", "arm_weights", "assignments_of",
+           "compare_proportions", "ProportionComparison", "compare_means", "MeanComparison", "srm_test", "SRMResult",
+           "SRM_WARNING", "SRM_BLOCKING", "mde_proportion", "mde_mean", "sample_size", "SampleSize", "cuped",
+           "readout", "Readout", "READOUT_COLUMNS", "load_readout_input",
+           "converted_within", "window_complete", "pre_assignment_features", "conversion_outcomes",
+           "experiment_outcomes", "ExperimentData", "experiment_data", "UpliftDesign", "uplift_design",
+           "TITLE_GROUPS", "CONTACT_FEATURES",
+           "HoldoutEffect", "holdout_effect", "OpenerDifference", "opener_difference", "correlation_vs_causation",
+           "true_uplift", "true_holdout_effect"]

@@ -1,0 +1,45 @@
+"""What the workspace records about an experiment: its arms, their weights, its assignments.
+
+``experiment_arms`` (experiment_id, arm, weight, is_control) is the design, registered by
+``mof assign`` (or the simulator); ``assignments`` holds one row per assigned company. Every
+reader of the design weights goes through :func:`arm_weights`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ARMS_COLUMNS = ("experiment_id", "arm", "weight", "is_control")
+ASSIGNMENT_COLUMNS = ("experiment_id", "company_id", "arm", "assigned_at", "stratum")
+
+
+def registered_arms(source, experiment_id: str) -> pd.DataFrame:
+    """Rows of ``experiment_arms`` for ``experiment_id`` (empty with the table's columns when
+    the table or the experiment is absent)."""
+    from mof_experiments.workspace import to_pandas
+
+    if not source.has("experiment_arms"):
+        return pd.DataFrame(columns=list(ARMS_COLUMNS))
+    t = source.table("experiment_arms")
+    return to_pandas(t.filter(t.experiment_id == experiment_id)).reset_index(drop=True)
+
+
+def arm_weights(source, experiment_id: str) -> dict[str, float] | None:
+    """The registered design weights ``{arm: weight}`` of ``experiment_id``, or None when the
+    experiment has no registered arms (a readout then assumes an equal split, and says so)."""
+    arms = registered_arms(source, experiment_id)
+    return dict(zip(arms["arm"].astype(str), arms["weight"].astype(float))) or None
+
+
+def assignments_of(source, experiment_id: str) -> pd.DataFrame:
+    """Rows of ``assignments`` for ``experiment_id`` (empty with the contract's columns when
+    the table is absent)."""
+    from mof_experiments.workspace import to_pandas
+
+    if not source.has("assignments"):
+        return pd.DataFrame(columns=list(ASSIGNMENT_COLUMNS))
+    t = source.table("assignments")
+    return to_pandas(t.filter(t.experiment_id == experiment_id))
+
+
+__all__ = ["registered_arms", "arm_weights", "assignments_of"]
