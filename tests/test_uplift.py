@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.validation import check_is_fitted
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.uplift import (ClassTransformation, MultiArmUplift, SLearner, TLearner, XLearner, choose_targets,
@@ -190,6 +192,92 @@ def test_sklearn_estimator_checks_that_need_no_fit(cls):
     ec.check_parameters_default_constructible(cls.__name__, cls())
     ec.check_get_params_invariance(cls.__name__, cls())
     ec.check_set_params(cls.__name__, cls())
+
+
+class WithTreatment(BaseEstimator):
+    """scikit-learn's checks call ``fit(X, y)``: this wrapper supplies the treatment (alternating
+    0/1, or control/a/b for a multi-arm model, so every fit of two or more rows has both arms)
+    and passes everything else through, including ``score(X, y)`` without a treatment and the
+    model's own tags."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def fit(self, X, y):
+        n = X.shape[0] if hasattr(X, "shape") else len(np.asarray(X))
+        arms = np.array(["control", "a", "b"]) if isinstance(self.model, MultiArmUplift) else np.array([0, 1])
+        self.model_ = clone(self.model).fit(X, y, arms[np.arange(n) % len(arms)])
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "model_")
+        return self.model_.predict(X)
+
+    def score(self, X, y):
+        return self.model_.score(X, y)
+
+    @property
+    def n_features_in_(self):
+        return self.model_.n_features_in_
+
+    def __sklearn_tags__(self):
+        return self.model.__sklearn_tags__()
+
+
+_NO_TREATMENT = "score(X, y) without the treatment: an uplift score (Qini) needs to know who was treated"
+_ONE_SAMPLE = "a one-sample fit cannot hold a treated and a control unit, so uplift is undefined"
+_NOT_01 = ("the check's outcome has two values other than 0 and 1; ClassTransformation models a 0/1 "
+           "conversion and rejects it (MofInputError)")
+
+
+def _inapplicable_checks(wrapper) -> dict:
+    """The checks that cannot apply to uplift, with the reason (xfail, strict)."""
+    out = {"check_fit2d_1sample": _ONE_SAMPLE, "check_fit_score_takes_y": _NO_TREATMENT,
+           "check_n_features_in_after_fitting": _NO_TREATMENT, "check_pipeline_consistency": _NO_TREATMENT}
+    if isinstance(wrapper.model, ClassTransformation):
+        out.update({c: _NOT_01 for c in (
+            "check_estimators_dtypes", "check_regressors_train", "check_regressor_data_not_an_array",
+            "check_regressors_no_decision_function", "check_fit2d_1feature", "check_fit_idempotent",
+            "check_fit_check_is_fitted", "check_n_features_in", "check_n_features_in_after_fitting")})
+    if isinstance(wrapper.model, MultiArmUplift):
+        out["check_regressors_train"] = "predict returns one uplift per arm, shape (n_samples, n_arms)"
+    return out
+
+
+@parametrize_with_checks([WithTreatment(m) for m in (SLearner(LinearRegression()), TLearner(LinearRegression()),
+                                                     XLearner(LinearRegression(), LinearRegression()),
+                                                     ClassTransformation(LogisticRegression()),
+                                                     MultiArmUplift(TLearner(LinearRegression())))],
+                         expected_failed_checks=_inapplicable_checks, xfail_strict=True)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_predict_checks_the_number_of_features_and_random_state_makes_fits_reproducible():
+    X, y, t, _ = _synthetic(n=600)
+    for model in (SLearner(), TLearner(), XLearner(), ClassTransformation(),
+                  MultiArmUplift(TLearner(), control="0")):
+        fitted = clone(model).fit(X, y, t.astype(str) if isinstance(model, MultiArmUplift) else t)
+        with pytest.raises(ValueError, match="X has 2 features, but .* is expecting 3 features"):
+            fitted.predict(X[:, :2])
+    a = TLearner(random_state=3).fit(X, y, t).estimator_treatment_
+    assert a.random_state == 3 and TLearner().fit(X, y, t).estimator_treatment_.random_state == 0
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())  # a given pipeline: its unset seeds are filled
+    mine = TLearner(pipe, random_state=7).fit(X, y, t).estimator_control_
+    assert mine.get_params()["logisticregression__random_state"] == 7 and pipe.get_params()["logisticregression__random_state"] is None
+    kept = TLearner(LogisticRegression(random_state=1), random_state=7).fit(X, y, t).estimator_control_
+    assert kept.random_state == 1  # a seed the user set is kept
+    p1 = XLearner(random_state=np.random.RandomState(5)).fit(X, y, t).predict(X)
+    p2 = XLearner(random_state=np.random.RandomState(5)).fit(X, y, t).predict(X)
+    np.testing.assert_array_equal(p1, p2)
+
+
+def test_class_transformation_declares_a_binary_outcome():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(ClassTransformation())
+    assert tags.target_tags.required and not tags.classifier_tags.multi_class
+    assert get_tags(TLearner()).classifier_tags is None and get_tags(TLearner()).regressor_tags.poor_score
 
 
 def test_model_input_errors():

@@ -3,8 +3,13 @@
 Every model is fitted with ``fit(X, y, treatment)`` and ``predict(X)`` returns the estimated
 uplift ``tau(x) = E[y | x, treated] - E[y | x, control]`` (for a 0/1 outcome: the change in
 the probability of converting). ``__init__`` only stores parameters; everything learned ends
-with ``_``; the models work with ``clone``, ``get_params``/``set_params`` and as the last step
-of a ``Pipeline`` (``pipe.fit(X, y, model__treatment=t)``).
+with ``_``; ``fit`` validates ``X`` and records ``n_features_in_`` (and ``feature_names_in_``
+for a DataFrame), ``predict`` checks that ``X`` has the same features; the models work with
+``clone``, ``get_params``/``set_params`` and as the last step of a ``Pipeline``
+(``pipe.fit(X, y, model__treatment=t)``). ``random_state`` (default 0) seeds the default
+estimators, and any given estimator whose own ``random_state`` is None, so a fit is
+reproducible. scikit-learn's ``parametrize_with_checks`` runs on every model (with a treatment
+supplied; see tests/test_uplift.py for the checks that cannot apply to uplift).
 
 Base learners are any scikit-learn estimators: a classifier's ``predict_proba[:, 1]`` or a
 regressor's ``predict`` is used as the outcome model.
@@ -19,13 +24,31 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, has_fit_parameter
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from mof_experiments.errors import MofInputError
 
 
 def _default_regressor():
-    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, min_samples_leaf=40, random_state=0)
+    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, min_samples_leaf=40)
+
+
+def _seed(random_state) -> int | None:
+    """An int seed from ``random_state``: an int or None as is, one draw from a RandomState."""
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return random_state
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _seeded(estimator, default, random_state):
+    """A clone of ``estimator`` (``default()`` if None) whose unset ``random_state`` parameters
+    (at any depth, e.g. a pipeline's step) take ``random_state``."""
+    est = clone(estimator) if estimator is not None else default()
+    seed = _seed(random_state)
+    unset = {k: seed for k, v in est.get_params(deep=True).items()
+             if (k == "random_state" or k.endswith("__random_state")) and v is None}
+    return est.set_params(**unset) if unset and seed is not None else est
 
 
 def _outcome(est, X) -> np.ndarray:
@@ -54,18 +77,31 @@ def _check_binary_treatment(treatment, n: int) -> np.ndarray:
 
 
 class UpliftMixin:
-    """``score(X, y, treatment)`` = Qini coefficient of the predicted uplift (higher is better)."""
+    """``score(X, y, treatment)`` = Qini coefficient of the predicted uplift (higher is better).
+
+    Tags: ``y`` is required; ``predict`` returns a real number per row (an uplift, not a
+    prediction of ``y``, so scikit-learn's score-quality checks do not apply: ``poor_score``).
+    """
 
     def score(self, X, y, treatment):
         from mof_experiments.uplift.metrics import qini_auc_score
 
         return qini_auc_score(y, self.predict(X), treatment)
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import RegressorTags
+
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags(poor_score=True)
+        tags.target_tags.required = True
+        return tags
+
 
 def _validate(est, X, y, treatment):
-    X, y = check_X_y(X, y, y_numeric=True, ensure_all_finite=True)
+    """Validate and record ``X`` (``n_features_in_``), ``y`` and a 0/1 ``treatment``."""
+    X, y = validate_data(est, X, y, y_numeric=True, ensure_all_finite=True)
     t = _check_binary_treatment(treatment, X.shape[0])
-    est.n_features_in_ = X.shape[1]
     return X, np.asarray(y, dtype=float), t
 
 
@@ -75,24 +111,27 @@ class SLearner(UpliftMixin, BaseEstimator):
     Parameters
     ----------
     estimator : scikit-learn classifier or regressor (default: HistGradientBoostingRegressor).
+    random_state : int, RandomState or None (default 0): seeds the default estimator and any
+        unset ``random_state`` of ``estimator``.
 
     Attributes
     ----------
     estimator_ : the fitted model. n_features_in_ : number of features of X.
     """
 
-    def __init__(self, estimator=None):
+    def __init__(self, estimator=None, random_state=0):
         self.estimator = estimator
+        self.random_state = random_state
 
     def fit(self, X, y, treatment):
         X, y, t = _validate(self, X, y, treatment)
-        self.estimator_ = clone(self.estimator if self.estimator is not None else _default_regressor())
+        self.estimator_ = _seeded(self.estimator, _default_regressor, self.random_state)
         self.estimator_.fit(np.column_stack([X, t]), y)
         return self
 
     def predict(self, X):
         check_is_fitted(self, "estimator_")
-        X = check_array(X)
+        X = validate_data(self, X, reset=False)
         one, zero = np.ones((len(X), 1)), np.zeros((len(X), 1))
         return _outcome(self.estimator_, np.hstack([X, one])) - _outcome(self.estimator_, np.hstack([X, zero]))
 
@@ -104,27 +143,30 @@ class TLearner(UpliftMixin, BaseEstimator):
     ----------
     estimator : model of the treated outcome (default: HistGradientBoostingRegressor).
     control_estimator : model of the control outcome (default: a clone of ``estimator``).
+    random_state : int, RandomState or None (default 0): seeds the default estimators and any
+        unset ``random_state`` of the given ones.
 
     Attributes
     ----------
     estimator_treatment_, estimator_control_ : fitted models. n_features_in_.
     """
 
-    def __init__(self, estimator=None, control_estimator=None):
+    def __init__(self, estimator=None, control_estimator=None, random_state=0):
         self.estimator = estimator
         self.control_estimator = control_estimator
+        self.random_state = random_state
 
     def fit(self, X, y, treatment):
         X, y, t = _validate(self, X, y, treatment)
-        base = self.estimator if self.estimator is not None else _default_regressor()
-        self.estimator_treatment_ = clone(base).fit(X[t == 1], y[t == 1])
-        self.estimator_control_ = clone(self.control_estimator if self.control_estimator is not None else base) \
-            .fit(X[t == 0], y[t == 0])
+        control = self.control_estimator if self.control_estimator is not None else self.estimator
+        self.estimator_treatment_ = _seeded(self.estimator, _default_regressor, self.random_state) \
+            .fit(X[t == 1], y[t == 1])
+        self.estimator_control_ = _seeded(control, _default_regressor, self.random_state).fit(X[t == 0], y[t == 0])
         return self
 
     def predict(self, X):
         check_is_fitted(self, "estimator_treatment_")
-        X = check_array(X)
+        X = validate_data(self, X, reset=False)
         return _outcome(self.estimator_treatment_, X) - _outcome(self.estimator_control_, X)
 
 
@@ -143,6 +185,8 @@ class XLearner(UpliftMixin, BaseEstimator):
     estimator : outcome model (default: HistGradientBoostingRegressor).
     effect_estimator : regressor for the imputed effects (default: HistGradientBoostingRegressor).
     propensity_estimator : optional classifier of treatment.
+    random_state : int, RandomState or None (default 0): seeds the default estimators and any
+        unset ``random_state`` of the given ones.
 
     Attributes
     ----------
@@ -150,29 +194,31 @@ class XLearner(UpliftMixin, BaseEstimator):
     propensity_ : the treated share (float) or the fitted propensity classifier. n_features_in_.
     """
 
-    def __init__(self, estimator=None, effect_estimator=None, propensity_estimator=None):
+    def __init__(self, estimator=None, effect_estimator=None, propensity_estimator=None, random_state=0):
         self.estimator = estimator
         self.effect_estimator = effect_estimator
         self.propensity_estimator = propensity_estimator
+        self.random_state = random_state
 
     def fit(self, X, y, treatment):
         X, y, t = _validate(self, X, y, treatment)
-        base = self.estimator if self.estimator is not None else _default_regressor()
-        eff = self.effect_estimator if self.effect_estimator is not None else _default_regressor()
         X1, y1, X0, y0 = X[t == 1], y[t == 1], X[t == 0], y[t == 0]
-        self.outcome_treatment_ = clone(base).fit(X1, y1)
-        self.outcome_control_ = clone(base).fit(X0, y0)
-        self.effect_treatment_ = clone(eff).fit(X1, y1 - _outcome(self.outcome_control_, X1))
-        self.effect_control_ = clone(eff).fit(X0, _outcome(self.outcome_treatment_, X0) - y0)
+        rs = self.random_state
+        self.outcome_treatment_ = _seeded(self.estimator, _default_regressor, rs).fit(X1, y1)
+        self.outcome_control_ = _seeded(self.estimator, _default_regressor, rs).fit(X0, y0)
+        self.effect_treatment_ = _seeded(self.effect_estimator, _default_regressor, rs) \
+            .fit(X1, y1 - _outcome(self.outcome_control_, X1))
+        self.effect_control_ = _seeded(self.effect_estimator, _default_regressor, rs) \
+            .fit(X0, _outcome(self.outcome_treatment_, X0) - y0)
         if self.propensity_estimator is None:
             self.propensity_ = float(t.mean())
         else:
-            self.propensity_ = clone(self.propensity_estimator).fit(X, t)
+            self.propensity_ = _seeded(self.propensity_estimator, None, rs).fit(X, t)
         return self
 
     def predict(self, X):
         check_is_fitted(self, "effect_treatment_")
-        X = check_array(X)
+        X = validate_data(self, X, reset=False)
         g = self.propensity_ if isinstance(self.propensity_, float) else self.propensity_.predict_proba(X)[:, 1]
         return g * _outcome(self.effect_control_, X) + (1 - g) * _outcome(self.effect_treatment_, X)
 
@@ -190,15 +236,31 @@ class ClassTransformation(UpliftMixin, BaseEstimator):
     ----------
     estimator : classifier supporting ``sample_weight`` (default: HistGradientBoostingClassifier).
     propensity_correction : reweight unbalanced arms (default True).
+    random_state : int, RandomState or None (default 0): seeds the default classifier and any
+        unset ``random_state`` of ``estimator``.
+
+    Tags: a binary (0/1) outcome ``y`` is required (``target_tags``: required, one output),
+    as for a binary classifier; ``predict`` returns an uplift in [-1, 1], not a class.
 
     Attributes
     ----------
     estimator_ : fitted classifier of z. treatment_share_ : p. n_features_in_.
     """
 
-    def __init__(self, estimator=None, propensity_correction=True):
+    def __init__(self, estimator=None, propensity_correction=True, random_state=0):
         self.estimator = estimator
         self.propensity_correction = propensity_correction
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags
+
+        tags = super().__sklearn_tags__()
+        # a binary outcome only: the tag scikit-learn reads as "two classes, not more"
+        tags.classifier_tags = ClassifierTags(poor_score=True, multi_class=False, multi_label=False)
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = False
+        return tags
 
     def fit(self, X, y, treatment):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -206,9 +268,8 @@ class ClassTransformation(UpliftMixin, BaseEstimator):
         X, y, t = _validate(self, X, y, treatment)
         if not set(np.unique(y).tolist()) <= {0.0, 1.0}:
             raise MofInputError("ClassTransformation needs a 0/1 outcome y", column="y")
-        est = clone(self.estimator if self.estimator is not None else
-                    HistGradientBoostingClassifier(max_iter=100, learning_rate=0.05, min_samples_leaf=40,
-                                                   random_state=0))
+        est = _seeded(self.estimator, lambda: HistGradientBoostingClassifier(max_iter=100, learning_rate=0.05,
+                                                                             min_samples_leaf=40), self.random_state)
         if not is_classifier(est):
             raise MofInputError(f"ClassTransformation needs a classifier, got {type(est).__name__}")
         z = (y == t).astype(int)
@@ -232,11 +293,11 @@ class ClassTransformation(UpliftMixin, BaseEstimator):
 
     def predict(self, X):
         check_is_fitted(self, "estimator_")
-        X = check_array(X)
+        X = validate_data(self, X, reset=False)
         return 2 * _outcome(self.estimator_, X) - 1
 
 
-class MultiArmUplift(BaseEstimator):
+class MultiArmUplift(UpliftMixin, BaseEstimator):
     """Several treatment arms against one control: one binary uplift model per arm.
 
     For each arm ``a`` a clone of ``learner`` is fitted on the rows of ``a`` and of the control.
@@ -248,18 +309,24 @@ class MultiArmUplift(BaseEstimator):
     ----------
     learner : a binary uplift model (default: ``TLearner()``).
     control : the control label in ``treatment`` (default ``"control"``).
+    random_state : int, RandomState or None (default 0): given to each arm's learner whose own
+        ``random_state`` is None.
+
+    ``score(X, y, treatment)`` is the Qini coefficient of each row's largest predicted uplift
+    against "treated by any arm".
 
     Attributes
     ----------
     arms_ : array of arm labels (sorted). models_ : dict arm -> fitted learner. n_features_in_.
     """
 
-    def __init__(self, learner=None, control="control"):
+    def __init__(self, learner=None, control="control", random_state=0):
         self.learner = learner
         self.control = control
+        self.random_state = random_state
 
     def fit(self, X, y, treatment):
-        X, y = check_X_y(X, y, y_numeric=True)
+        X, y = validate_data(self, X, y, y_numeric=True)
         t = np.asarray(treatment).astype(str)
         if len(t) != len(X):
             raise MofInputError(f"treatment has {len(t)} values for {len(X)} rows of X")
@@ -270,18 +337,21 @@ class MultiArmUplift(BaseEstimator):
         arms = np.array(sorted(set(t) - {ctrl}), dtype=object)
         if len(arms) == 0:
             raise MofInputError("all rows are control: uplift needs treated rows", column="treatment")
-        base = self.learner if self.learner is not None else TLearner()
         self.models_ = {}
         for a in arms:
             m = (t == a) | (t == ctrl)
-            self.models_[a] = clone(base).fit(X[m], y[m], (t[m] == a).astype(int))
+            self.models_[a] = _seeded(self.learner, TLearner, self.random_state).fit(X[m], y[m], (t[m] == a).astype(int))
         self.arms_ = arms
-        self.n_features_in_ = X.shape[1]
         return self
+
+    def score(self, X, y, treatment):
+        from mof_experiments.uplift.metrics import qini_auc_score
+
+        return qini_auc_score(y, self.predict(X).max(axis=1), np.asarray(treatment).astype(str) != str(self.control))
 
     def predict(self, X):
         check_is_fitted(self, "models_")
-        X = check_array(X)
+        X = validate_data(self, X, reset=False)
         return np.column_stack([self.models_[a].predict(X) for a in self.arms_])
 
     def best_arm(self, X, min_uplift: float = 0.0) -> np.ndarray:
