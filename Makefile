@@ -27,9 +27,14 @@ demo: venv
 	$(BIN)/mof segment --workspace $(WORKSPACE)
 	$(BIN)/mof report run --workspace $(WORKSPACE) --out reports --jobs 2
 
-## Run the whole test suite
+## Check the architecture (import-linter contracts), then run the whole test suite
 test: venv
+	$(BIN)/lint-imports
 	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## The fast lane: every test not marked slow or spark, on 2 workers (under a minute)
+test-fast: venv
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not spark" $(PYTEST_ARGS)
 
 ## Open JupyterLab on notebooks/ with the project's environment as kernel
 lab: venv
@@ -48,6 +53,6 @@ clean:
 
 ## List the targets
 help:
-	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc){split($$1,t,":"); printf "  make %-8s %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
+	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc){split($$1,t,":"); printf "  make %-9s %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
 
-.PHONY: venv demo test lab bench clean help
+.PHONY: venv demo test test-fast lab bench clean help
