@@ -36,8 +36,8 @@ def ab_studies(runs: int = 2000, seed: int = 0) -> pd.DataFrame:
                       (400, 0.30, 0.36), (20_000, 0.0057, 0.0088)]:
         x1, x0 = rng.binomial(n, p1, runs), rng.binomial(n, p0, runs)
         r = compare_proportions(x1, np.full(runs, n), x0, np.full(runs, n))
-        cover = ((r["lift_ci_low"] <= p1 - p0) & (p1 - p0 <= r["lift_ci_high"])).mean()
-        reject = (r["p_value"] < 0.05).mean()
+        cover = ((r.lift_ci_low <= p1 - p0) & (p1 - p0 <= r.lift_ci_high)).mean()
+        reject = (r.p_value < 0.05).mean()
         power = NormalIndPower().power(proportion_effectsize(p1, p0), nobs1=n, alpha=0.05) if p1 != p0 else 0.05
         rows.append({"n_per_arm": n, "p_control": p0, "p_treatment": p1, "runs": runs, "ci_coverage": cover,
                      "rejection_rate": reject, "nominal_power_or_alpha": power})
@@ -62,6 +62,7 @@ def uplift_studies(configs, seeds) -> pd.DataFrame:
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     from mof_experiments.experiments import experiment_outcomes
+    from mof_experiments.sources import resolve_as_of
     from mof_experiments.simulate import SimConfig, simulate
     from mof_experiments.uplift import TLearner, XLearner, cross_fit_predict, uplift_score
     from mof_experiments.workspace import Workspace
@@ -81,7 +82,7 @@ def uplift_studies(configs, seeds) -> pd.DataFrame:
                 cfg = SimConfig(seed=seed, **kw)
                 simulate(cfg, path, progress=False)
                 with Workspace(path, read_only=True) as ws:
-                    d = experiment_outcomes(ws, cfg.experiment_id)
+                    d = experiment_outcomes(ws, cfg.experiment_id, as_of=resolve_as_of(ws))
                     eff = ws.read("sim_effects").pivot(index="company_id", columns="arm", values="p_convert")
                 true = (eff["email"] - eff["holdout"]).reindex(d["company_id"]).to_numpy()
                 feats = d.columns[d.columns.get_loc("calls"):]
