@@ -46,9 +46,10 @@ def test_holdout_effect_counts_conversions_inside_the_window():
 
 def test_holdout_summary_says_what_a_readout_row_says():
     asg, fun = _experiment(40, 12, 10, 2)
-    cols = holdout_effect(asg, fun, as_of=AS_OF, experiment_id="exp").summary.columns
-    assert list(cols) == list(GROUP_COLUMNS)
-    assert {"n", "events", "rate", "ci_low", "ci_high"} <= set(cols) & set(READOUT_COLUMNS)
+    summ = holdout_effect(asg, fun, as_of=AS_OF, experiment_id="exp").summary
+    assert list(summ.columns) == list(GROUP_COLUMNS)
+    assert {"n", "events", "rate", "ci_low", "ci_high", "low_data"} <= set(summ.columns) & set(READOUT_COLUMNS)
+    assert summ["low_data"].tolist() == [False, True]  # 40 treated with 12 events; 10 in the holdout
 
 
 def test_windows_not_complete_at_as_of_are_dropped_from_both_arms():

@@ -11,11 +11,13 @@ Both comparisons follow the conversion-window rule of
 :mod:`mof_experiments.experiments.outcomes` and keep only companies whose window is complete at
 ``as_of`` (randomization keeps the holdout comparison fair). Their ``summary`` rows say
 ``group``, ``arms``, ``n`` (companies), ``events`` (converted), ``rate``, ``ci_low``,
-``ci_high`` (Wilson 95%), the same names as a readout row.
+``ci_high`` (Wilson 95%) and ``low_data`` (n < 30 or fewer than 5 events or non-events), the
+same names as a readout row.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,22 +27,38 @@ import pandas as pd
 from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.experiments.outcomes import converted_within, window_complete
-from mof_experiments.stats import compare_proportions
+from mof_experiments.stats import LOW_DATA_EVENTS, LOW_DATA_N, compare_proportions
 
-GROUP_COLUMNS = ("group", "arms", "n", "events", "rate", "ci_low", "ci_high")
+GROUP_COLUMNS = ("group", "arms", "n", "events", "rate", "ci_low", "ci_high", "low_data")
 
 
 def _groups(rows: list[tuple[str, str, int, int]], *, ci_method: str = "newcomb"):
     """Summary of two groups ``(group, arms, n, events)`` and the comparison of the first vs the second."""
     (g1, a1, n1, k1), (g0, a0, n0, k0) = rows
     c = compare_proportions([k1, k0], [n1, n0], k0, n0, diff_method=ci_method)
-    summ = pd.DataFrame({"group": [g1, g0], "arms": [a1, a0], "n": [n1, n0], "events": [k1, k0],
-                         "rate": c.rate, "ci_low": c.ci_low, "ci_high": c.ci_high})
+    n, k = np.array([n1, n0]), np.array([k1, k0])
+    summ = pd.DataFrame({"group": [g1, g0], "arms": [a1, a0], "n": n, "events": k, "rate": c.rate,
+                         "ci_low": c.ci_low, "ci_high": c.ci_high,
+                         "low_data": (n < LOW_DATA_N) | (np.minimum(k, n - k) < LOW_DATA_EVENTS)})
     return summ[list(GROUP_COLUMNS)], c.row(0)
 
 
+class _TwoGroups:
+    """Display of a two-group comparison: its one-line headline, then the ``summary`` table."""
+
+    def _headline(self) -> str:
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self._headline())}</p>" + self.summary.to_html(index=False,
+                                                                             float_format=lambda v: f"{v:.3f}")
+
+    def __str__(self) -> str:
+        return self._headline() + "\n" + self.summary.to_string(index=False)
+
+
 @dataclass(frozen=True)
-class HoldoutEffect:
+class HoldoutEffect(_TwoGroups):
     """Conversion within ``window_days`` of enrollment, emailed vs randomized holdout (causal).
 
     ``effect`` = rate(treated) - rate(control) in proportion points with a 95% CI ``ci`` from
@@ -67,15 +85,10 @@ class HoldoutEffect:
     def rate_control(self) -> float:
         return float(self.summary.loc[self.summary["group"] == "control", "rate"].iloc[0])
 
-    def _repr_html_(self) -> str:
-        head = (f"<p>{self.experiment_id}: conversion within {self.window_days:g} days of enrollment, "
-                f"{'+'.join(self.treated)} vs {self.control}: effect <b>{self.effect:+.1%}</b> "
-                f"(95% CI {self.ci[0]:+.1%} to {self.ci[1]:+.1%}, p = {self.p_value:.3g})</p>")
-        return head + self.summary.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-
-    def __str__(self) -> str:
-        return (f"effect {self.effect:+.4f} (95% CI {self.ci[0]:+.4f} to {self.ci[1]:+.4f})\n"
-                + self.summary.to_string(index=False))
+    def _headline(self) -> str:
+        return (f"{self.experiment_id}: conversion within {self.window_days:g} days of enrollment, "
+                f"{'+'.join(self.treated)} vs {self.control}: effect {self.effect:+.2%} "
+                f"(95% CI {self.ci[0]:+.2%} to {self.ci[1]:+.2%}, p = {self.p_value:.3g})")
 
 
 def _enrolled(assignments: pd.DataFrame, funnel: pd.DataFrame, experiment_id: str, window_days: float,
@@ -127,7 +140,7 @@ def holdout_effect(assignments: pd.DataFrame, funnel: pd.DataFrame, *, as_of: da
 
 
 @dataclass(frozen=True)
-class OpenerDifference:
+class OpenerDifference(_TwoGroups):
     """Conversion of emailed companies that opened vs those that did not (a correlation).
 
     ``difference`` = rate(openers) - rate(others) with the Newcomb 95% CI ``ci`` and the score
@@ -142,15 +155,10 @@ class OpenerDifference:
     ci: tuple
     p_value: float
 
-    def _repr_html_(self) -> str:
-        head = (f"<p>{self.experiment_id} ({'+'.join(self.arms)}): openers vs non-openers, conversion within "
-                f"{self.window_days:g} days: difference <b>{self.difference:+.1%}</b> (95% CI {self.ci[0]:+.1%} "
-                f"to {self.ci[1]:+.1%}); a correlation, not the email's effect</p>")
-        return head + self.summary.to_html(index=False, float_format=lambda v: f"{v:.3f}")
-
-    def __str__(self) -> str:
-        return (f"openers - others {self.difference:+.4f} (95% CI {self.ci[0]:+.4f} to {self.ci[1]:+.4f})\n"
-                + self.summary.to_string(index=False))
+    def _headline(self) -> str:
+        return (f"{self.experiment_id} ({'+'.join(self.arms)}): openers vs non-openers, conversion within "
+                f"{self.window_days:g} days: difference {self.difference:+.2%} (95% CI {self.ci[0]:+.2%} "
+                f"to {self.ci[1]:+.2%}); a correlation, not the email's effect")
 
 
 def opener_difference(assignments: pd.DataFrame, messages: pd.DataFrame, engagements: pd.DataFrame,
