@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.segments.behavior import FEATURES
 
@@ -122,9 +123,7 @@ def cluster_companies(behavior: pd.DataFrame, *, k_range=range(3, 9), random_sta
     """
     from sklearn.metrics import silhouette_score
 
-    missing = [c for c in ("company_id", *_NEEDED) if c not in behavior.columns]
-    if missing:
-        raise MofInputError(f"missing behavior column(s) {', '.join(missing)}", source="behavior", column=missing[0])
+    require_columns(behavior, ["company_id", *_NEEDED], "behavior")
     ks = sorted({int(k) for k in k_range})
     if not ks or ks[0] < 2:
         raise MofInputError(f"k_range must hold numbers >= 2, got {list(k_range)}")

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mof_experiments.errors import MofConfigError, MofInputError
+from mof_experiments.checks import require_columns
+from mof_experiments.errors import MofConfigError
 from mof_experiments.segments.behavior import FEATURES
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -244,9 +245,7 @@ def assign_segments(behavior: pd.DataFrame, rules=None) -> pd.DataFrame:
     """
     if rules is None or isinstance(rules, (str, os.PathLike)):
         rules = load_rules(rules)
-    missing = [c for c in ("company_id",) if c not in behavior.columns]
-    if missing:
-        raise MofInputError("behavior table needs company_id", column="company_id")
+    require_columns(behavior, ["company_id"], "behavior")
     parts = []
     for r in rules:
         mask = evaluate_rule(r, behavior).to_numpy()
