@@ -34,7 +34,7 @@ test: venv
 
 ## The fast lane: every test not marked slow or spark, on 2 workers (under a minute)
 test-fast: venv
-	$(BIN)/python -m pytest -q -n 2 -m "not slow and not spark" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not spark" $(PYTEST_ARGS)
 
 ## Open JupyterLab on notebooks/ with the project's environment as kernel
 lab: venv
