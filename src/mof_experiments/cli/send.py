@@ -43,9 +43,17 @@ def cohort_export(
                                                                 "non-control arm]; control arms are refused."),
     columns: Optional[List[str]] = typer.Option(None, "--columns",
                                                 help="Columns to write [default: contact_id,email,company_id,"
-                                                     "persona]; also job_title, stage, arm, company_name, plan."),
+                                                     "persona,company_name]; also job_title, stage, arm, plan."),
+    include_control: bool = typer.Option(False, "--include-control",
+                                         help="Keep contacts of companies in the global holdout or in a control "
+                                              "arm of any experiment (excluded by default; e.g. for analysis). "
+                                              "Prints how many it kept; `mof send` still never emails them."),
+    allow_formulas: bool = typer.Option(False, "--allow-formulas",
+                                        help="Write CSV cells that start with = + - @ tab or CR as they are "
+                                             "(default: prefixed with ' so spreadsheets do not run them)."),
 ):
-    """Export the contacts matching the filters, minus suppressed contacts and the global holdout.
+    """Export the contacts matching the filters, minus suppressed contacts, the global holdout
+    and the control arms of every experiment.
 
     Prints how many contacts were selected and how many each rule excluded.
     """
@@ -54,11 +62,17 @@ def cohort_export(
 
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
-                               experiment_id=experiment, arms=_split(arm), columns=_split(columns))
-    write_cohort(cohort.frame, out)
+                               experiment_id=experiment, arms=_split(arm), columns=_split(columns),
+                               include_control=include_control)
+    write_cohort(cohort.frame, out, neutralize=not allow_formulas)
     typer.echo(f"{cohort} -> {out}")
     for r in cohort.summary.itertuples():
-        typer.echo(f"  {r.step:<18} removed {r.removed:>7,}   remaining {r.remaining:>7,}")
+        kept = cohort.kept.get(r.step)
+        note = f"   KEPT {kept:,} (--include-control)" if include_control and kept is not None else ""
+        typer.echo(f"  {r.step:<18} removed {r.removed:>7,}   remaining {r.remaining:>7,}{note}")
+    if include_control:
+        echo_err(f"mof: warning: --include-control kept {sum(cohort.kept.values()):,} contacts in the global "
+                 "holdout or a control arm; do not email this file from another tool")
 
 
 @app.command("send")
