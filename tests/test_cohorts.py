@@ -13,7 +13,7 @@ from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.cohorts import ensure_suppressions_table
 from mof_experiments.workspace import Workspace
-from test_send import prepare_workspace
+from send_helpers import prepare_workspace
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from mof_experiments.send import send_campaign
 from mof_experiments.send.events import import_events
 from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from test_send import CAMPAIGN, eligible_contacts, prepare_workspace, write_campaign
+from send_helpers import CAMPAIGN, eligible_contacts, prepare_workspace, write_campaign
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 

@@ -25,7 +25,7 @@ from mof_experiments.send import send_campaign
 from mof_experiments.send.testing import LocalSMTPServer
 from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from test_send import eligible_contacts, prepare_workspace, write_campaign
+from send_helpers import eligible_contacts, prepare_workspace, write_campaign
 
 RUNS = 20
 N = 16

@@ -21,7 +21,7 @@ from mof_experiments.send.spec import FrequencyCap
 from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.cohorts import ensure_suppressions_table
 from mof_experiments.workspace import Workspace
-from test_send import prepare_workspace, write_campaign
+from send_helpers import prepare_workspace, write_campaign
 
 NOW = datetime(2026, 6, 20, tzinfo=timezone.utc)  # inside the simulated period: its sends count
 

@@ -366,8 +366,8 @@ class IngestReport:
 
     def __str__(self) -> str:
         if not self.rows and self.already_present:
-            s = (f"nothing changed: all {self.already_present:,} rows of {len(self.files)} file(s) are already in "
-                 f"{self.table}")
+            s = (f"nothing changed: every row of the {len(self.files)} file(s) is already in {self.table} "
+                 f"({self.already_present:,} distinct rows)")
         else:
             s = f"ingested {self.rows:,} rows into {self.table} from {len(self.files)} file(s)"
             if self.already_present:
@@ -495,22 +495,29 @@ def _append_new_rows(workspace: Workspace, table: str, data: pd.DataFrame) -> in
     """Append the rows of ``data`` (already without duplicates) that are not already in
     ``table`` (every column equal, nulls equal); return how many were written.
 
-    Only stored rows within the batch's ``ts`` range can be equal, so the comparison reads
-    those (DuckDB's zone maps skip the rest when the table is in time order).
+    Only stored rows within the batch's ``ts`` range can be equal: when there are none (the
+    usual next export) the batch is inserted as it is; otherwise it is anti-joined with those
+    stored rows (a hash join built on them).
     """
     if not len(data):
         return 0
     arrow = pa.Table.from_pandas(data, preserve_index=False)
-    cols = ", ".join(f'"{c}"' for c in arrow.column_names)
+    names = arrow.column_names
+    cols = ", ".join(f'"{c}"' for c in names)
     view = f"_mof_in_{table}"
+    bounds = [data["ts"].min().to_pydatetime(), data["ts"].max().to_pydatetime()]
     with workspace.transaction() as raw:
         raw.register(view, arrow)
         try:
             raw.execute(create_table_sql(table))
-            lo, hi = data["ts"].min(), data["ts"].max()
-            n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}" EXCEPT '
-                            f'SELECT {cols} FROM "{table}" WHERE ts >= ? AND ts <= ?',
-                            [lo.to_pydatetime(), hi.to_pydatetime()]).fetchone()[0]
+            overlap = raw.execute(f'SELECT count(*) FROM "{table}" WHERE ts >= ? AND ts <= ?', bounds).fetchone()[0]
+            if not overlap:
+                n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"').fetchone()[0]
+            else:
+                same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM v."{c}"' for c in names)
+                n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {", ".join(f"v.{c}" for c in cols.split(", "))} '
+                                f'FROM "{view}" v ANTI JOIN (SELECT {cols} FROM "{table}" WHERE ts >= ? AND ts <= ?) s '
+                                f"ON {same}", bounds).fetchone()[0]
         finally:
             raw.unregister(view)
     return int(n)
