@@ -80,8 +80,8 @@ class Cohort:
         removed by that rule) and ``remaining`` (contacts left after it). The first row,
         ``all_contacts``, has ``removed == 0`` and the workspace's contact count.
     filters : the filters used.
-    kept : rule -> contacts that rule would have removed but ``include_control=True`` kept
-        (``global_holdout``, ``control_arm``); empty by default.
+    kept : rule -> contacts in ``frame`` that the rule would have removed but
+        ``include_control=True`` kept (``global_holdout``, ``control_arm``); empty by default.
     """
 
     frame: pd.DataFrame
@@ -320,15 +320,15 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     elif "assignments" in need:
         raise MofConfigError("column 'arm' needs --experiment")
     excl = excluded_companies(workspace)
-    kept = {}
-    for name, reason in (("global_holdout", "holdout"), ("control_arm", "control")):
+    rules = (("global_holdout", "holdout"), ("control_arm", "control"))
+    for name, reason in rules:
         out = df["company_id"].isin(set(excl.index[excl == reason]))
-        if include_control:
-            kept[name] = int(out.sum())
-            out = pd.Series(False, index=df.index)
-        step(name, ~out)
+        step(name, ~out if not include_control else pd.Series(True, index=df.index))
     step("suppressed", ~suppressed_contacts(workspace, df).to_numpy())
     step("duplicate_email", ~df["email"].str.lower().duplicated())
+    # what --include-control kept: contacts in the result that the rules would have removed
+    kept = {name: int(df["company_id"].isin(set(excl.index[excl == reason])).sum()) for name, reason in rules} \
+        if include_control else {}
     if "companies" in need:
         co = workspace.read("companies").astype({"company_id": "str"})
         co = co.rename(columns={"name": "company_name"})

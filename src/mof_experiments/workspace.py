@@ -467,9 +467,9 @@ def _stored_rows(workspace: Workspace, table: str, data: pd.DataFrame, spec, whe
             mask[int(i)] = True
             continue
         f, row = where(int(i))
-        stored = workspace.raw.execute(
-            f'SELECT * FROM "{table}" WHERE ' + " AND ".join(f'"{k}" = ?' for k in key),
-            [str(data.loc[int(i), k]) for k in key]).df().iloc[0]
+        cur = workspace.raw.execute(f'SELECT * FROM "{table}" WHERE ' + " AND ".join(f'"{k}" = ?' for k in key),
+                                    [str(data.loc[int(i), k]) for k in key])
+        stored = cur.to_arrow_table().to_pandas().iloc[0]
         col = next((c for c in spec.names if c in stored.index and not _same_value(stored[c], data.loc[int(i), c])),
                    key[0])
         keyval = ", ".join(f"{k}={data.loc[int(i), k]!r}" for k in key)
