@@ -353,3 +353,21 @@ def test_an_undefined_value_names_the_variable_not_contact_id(ws_path, server, t
     with pytest.raises(MofInputError, match=r"column 'company_name': template error .*'company_name' is undefined"
                                             r".* row 2"):
         send_campaign(spec, el, backend=server.url, workspace=ws_path, ledger=tmp_path / "l.sqlite")
+
+
+def test_a_lost_ledger_resends_only_what_no_completed_run_recorded(ws_path, server, tmp_path):
+    """The limit docs/send.md states: the workspace learns of a send at the end of a run
+    (phase 4). Sends of a run that never recorded (here record=False, as when a run is killed
+    or the workspace stays locked) are known only to the ledger: if it is lost too, they go
+    out again; everything recorded does not."""
+    spec = write_campaign(tmp_path / "c")
+    el = sendable(ws_path).head(6)
+    ledger = tmp_path / "l.sqlite"
+    send_campaign(spec, el.head(3), backend=server.url, workspace=ws_path, ledger=ledger)
+    send_campaign(spec, el, backend=server.url, workspace=ws_path, ledger=ledger, record=False)
+    for f in tmp_path.glob("l.sqlite*"):
+        f.unlink()
+    r = send_campaign(spec, el, backend=server.url, workspace=ws_path, ledger=ledger)
+    assert (r.from_workspace, r.sent) == (3, 3)
+    again = [e for e in server.recipients() if server.recipients().count(e) == 2]
+    assert sorted(set(again)) == sorted(el.email.iloc[3:])

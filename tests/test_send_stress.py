@@ -58,6 +58,8 @@ def test_thirty_kills_then_resume_skip_and_rerun_lose_duplicate_and_misdirect_no
     prepare_workspace(ws)
     with Workspace(ws) as w:
         asg, contacts = w.read("assignments"), w.read("contacts")
+        names = w.read("companies").set_index("company_id")["name"]
+        persona = w.read("personas").set_index("contact_id")["persona"]
         gh = sorted(asg.loc[asg.arm == "email", "company_id"])[:6]
         w.write("assignments", pd.DataFrame({"experiment_id": "global_holdout", "company_id": gh, "arm": "holdout",
                                              "assigned_at": pd.Timestamp("2026-01-01", tz="UTC")}), mode="append")
@@ -70,7 +72,10 @@ def test_thirty_kills_then_resume_skip_and_rerun_lose_duplicate_and_misdirect_no
                            live[live.company_id.isin(control)].head(10),
                            live[live.company_id.isin(gh)].head(10)])
     assert len(forbidden) == 30
-    cohort = pd.concat([sendable[["contact_id", "email"]], forbidden[["contact_id", "email"]]])
+    forbidden = forbidden.assign(company_name=forbidden.company_id.map(names).to_numpy(),
+                                 persona=forbidden.contact_id.map(persona).to_numpy())
+    cols = ["contact_id", "email", "company_name", "persona"]   # what `mof cohort export --columns` writes
+    cohort = pd.concat([sendable[cols], forbidden[cols]])
     cohort = cohort.sample(frac=1, random_state=13).reset_index(drop=True)
     cohort_path = tmp_path / "cohort.csv"
     cohort.to_csv(cohort_path, index=False)

@@ -63,10 +63,10 @@ class _Handler:
 
 
 class LocalSMTPServer:
-    """aiosmtpd ``Controller`` on 127.0.0.1 with a free port; records every accepted message."""
+    """aiosmtpd ``Controller`` on 127.0.0.1 with a free port (or ``port``); records every accepted message."""
 
     def __init__(self, *, delay: float = 0.0, on_data=None, hostname: str = "127.0.0.1", tls_context=None,
-                 implicit_tls: bool = False, credentials: dict | None = None):
+                 implicit_tls: bool = False, credentials: dict | None = None, port: int | None = None):
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.credentials = credentials
@@ -80,6 +80,7 @@ class LocalSMTPServer:
         self.rcpt_log: list[str] = []
         self.lock = threading.Lock()
         self._controller = None
+        self._port = port
 
     @property
     def port(self) -> int:
@@ -103,9 +104,11 @@ class LocalSMTPServer:
     def start(self) -> "LocalSMTPServer":
         from aiosmtpd.controller import Controller
 
-        with socket.socket() as s:
-            s.bind((self.hostname, 0))
-            port = s.getsockname()[1]
+        port = self._port
+        if port is None:
+            with socket.socket() as s:
+                s.bind((self.hostname, 0))
+                port = s.getsockname()[1]
         kw = {}
         if self.implicit_tls:
             kw["ssl_context"] = self.tls_context
