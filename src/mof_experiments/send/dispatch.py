@@ -221,9 +221,14 @@ def _load_workspace_facts(workspace_path, spec: CampaignSpec, window_start: date
             if window_start is not None:
                 expr = t.filter((t.event == "sent") & (t.ts >= window_start)).select("contact_id", "message_id")
                 recent = expr.to_pandas().astype("str")
-            mine = (t.campaign_id == spec.campaign_id) | t.message_id.isin(message_ids) if message_ids \
-                else t.campaign_id == spec.campaign_id
+            import ibis
+
             from mof_experiments.workspace import to_pandas
+
+            mine = t.campaign_id == spec.campaign_id
+            if message_ids:  # a semi-join, not a literal list: cohorts can be large
+                ids = ibis.memtable(pd.DataFrame({"message_id": pd.Series(message_ids, dtype="str")}))
+                mine = mine | t.message_id.isin(ids.message_id)
 
             done = to_pandas(t.filter((t.event == "sent") & mine).select("contact_id", "message_id", "ts"))
     return _Facts(contacts.set_index("contact_id"), sup, excl, assigned, recent, done)
