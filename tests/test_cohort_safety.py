@@ -13,22 +13,14 @@ import pytest
 from mof_experiments.cli import main
 from mof_experiments.errors import MofInputError
 from mof_experiments.cohorts import read_cohort
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from send_helpers import prepare_workspace, write_campaign
+from send_helpers import simulate_with_global_holdout, write_campaign
 
 
 @pytest.fixture(scope="module")
 def cohort_safety_base(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cohort_safety_ws") / "mof.duckdb"
-    simulate(SimConfig(companies=300, seed=32), path, progress=False)
-    prepare_workspace(path)
-    with Workspace(path) as ws:
-        asg = ws.read("assignments")
-        gh = sorted(asg.loc[asg.arm == "email", "company_id"])[:4]
-        ws.write("assignments", pd.DataFrame({"experiment_id": "global_holdout", "company_id": gh, "arm": "holdout",
-                                              "assigned_at": pd.Timestamp("2026-01-01", tz="UTC")}), mode="append")
-    return path
+    return simulate_with_global_holdout(path, companies=300, seed=32, holdout_companies=4)
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from mof_experiments.errors import MofInputError
 from mof_experiments.send import send_campaign
 from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace, ingest
-from send_helpers import CAMPAIGN, eligible_contacts, prepare_workspace, write_campaign
+from send_helpers import CAMPAIGN, eligible_contacts, hold_workspace, prepare_workspace, write_campaign
 
 EVENTS = ("company_id,ts,environment,endpoint,status_code,contact_id\n"
           "c1,2026-03-03T00:00:00Z,sandbox,/v1/a,200,\n"
@@ -220,44 +220,37 @@ def test_events_import_of_a_directory_is_a_one_line_error(ws_sent, tmp_path, fmt
 
 
 # -- item 16: a second process on the workspace waits ------------------------------------------
-HOLD = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-con.close()
-"""
-
-
-def hold(path: Path, seconds: float) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "locked"
-    return p
-
-
 def test_a_locked_workspace_is_waited_for_with_a_message(tmp_path):
+    import os
+
     f = tmp_path / "co.csv"
     f.write_text("company_id,signup_at\nc1,2026-03-01T00:00:00Z\n")
     ws = tmp_path / "ws.duckdb"
     with Workspace(ws) as w:
         ingest(w, "companies", [f])
-    holder = hold(ws, 2.0)
+    holder = hold_workspace(ws, 120)
     try:
-        t = time.monotonic()
-        p = mof("cohort", "export", "--out", str(tmp_path / "x.csv"), "-w", str(ws), env={"MOF_LOCK_TIMEOUT": "30"})
-        waited = time.monotonic() - t
+        p = subprocess.Popen([sys.executable, "-c", "from mof_experiments.cli import main; raise SystemExit(main())",
+                              "cohort", "export", "--out", str(tmp_path / "x.csv"), "-w", str(ws)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, MOF_LOCK_TIMEOUT="300"))
+        first = p.stderr.readline()          # blocks until it says it waits
+        time.sleep(0.5)
+        assert p.poll() is None              # still waiting, not failed
     finally:
+        holder.kill()                        # the other process finishes
         holder.wait()
+    out, rest = p.communicate(timeout=120)
     # it waited for the other process instead of failing with DuckDB's lock message
-    assert "is in use by another process (PID" in p.stderr and "waiting up to 30 s ($MOF_LOCK_TIMEOUT)" in p.stderr
-    assert "Could not set lock" not in p.stderr and waited >= 1.0
-    assert "needs table 'contacts'" in p.stderr   # it got in, and went on to the real answer
+    assert "is in use by another process (PID" in first and "waiting up to 300 s ($MOF_LOCK_TIMEOUT)" in first
+    assert "Could not set lock" not in first + rest
+    assert p.returncode == 2 and "needs table 'contacts'" in rest   # it got in, and went on to the real answer
 
 
 def test_a_workspace_locked_longer_than_the_timeout_is_a_one_line_error(tmp_path):
     ws = tmp_path / "ws.duckdb"
     Workspace(ws).set_meta(x=1)
-    holder = hold(ws, 30.0)
+    holder = hold_workspace(ws, 30.0)
     try:
         p = mof("label", "-w", str(ws), env={"MOF_LOCK_TIMEOUT": "0.5"})
     finally:

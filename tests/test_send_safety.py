@@ -5,7 +5,6 @@ what happened."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,9 +19,9 @@ from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.send import send_campaign
 from mof_experiments.send.ledger import Ledger, LedgerLock
 from mof_experiments.send.testing import LocalSMTPServer
-from mof_experiments.simulate import SimConfig, simulate
 from mof_experiments.workspace import Workspace
-from send_helpers import CAMPAIGN, eligible_contacts, ledger_states, prepare_workspace, write_campaign
+from send_helpers import (CAMPAIGN, eligible_contacts, hold_workspace, ledger_states, simulate_with_global_holdout,
+                          write_campaign)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,14 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def safety_base(tmp_path_factory) -> Path:
     """300 simulated companies; 3 companies of the email arm also in the global holdout."""
     path = tmp_path_factory.mktemp("safety_ws") / "mof.duckdb"
-    simulate(SimConfig(companies=300, seed=31), path, progress=False)
-    prepare_workspace(path)
-    with Workspace(path) as ws:
-        asg = ws.read("assignments")
-        gh = sorted(asg.loc[asg.arm == "email", "company_id"])[:3]
-        ws.write("assignments", pd.DataFrame({"experiment_id": "global_holdout", "company_id": gh, "arm": "holdout",
-                                              "assigned_at": pd.Timestamp("2026-01-01", tz="UTC")}), mode="append")
-    return path
+    return simulate_with_global_holdout(path, companies=300, seed=31, holdout_companies=3)
 
 
 @pytest.fixture()
@@ -276,14 +268,6 @@ def test_a_template_without_the_unsubscribe_link_gets_a_visible_one(ws_path, ser
 
 
 # -- item 15: say what happened when only recording failed -------------------------------------
-LOCKER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
 def test_when_only_recording_fails_the_run_says_all_were_sent(ws_path, tmp_path, capfd, monkeypatch):
     spec = write_campaign(tmp_path / "c")
     el = sendable(ws_path).head(3)
@@ -294,9 +278,7 @@ def test_when_only_recording_fails_the_run_says_all_were_sent(ws_path, tmp_path,
 
     def lock_workspace(server, envelope):   # another process takes the workspace during the send
         if not lockers:
-            p = subprocess.Popen([sys.executable, "-c", LOCKER, str(ws_path), "60"], stdout=subprocess.PIPE, text=True)
-            lockers.append(p)
-            assert p.stdout.readline().strip() == "locked"
+            lockers.append(hold_workspace(ws_path, 60))
 
     args = ["send", str(spec), "--cohort", str(cohort), "-w", str(ws_path), "--ledger", str(tmp_path / "l.sqlite"),
             "-q"]

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
