@@ -40,7 +40,8 @@ def cohort_export(
     experiment: Optional[str] = typer.Option(None, "--experiment",
                                              help="Keep companies assigned in this experiment (needs `mof assign`)."),
     arm: Optional[List[str]] = typer.Option(None, "--arm", help="Arm(s) of --experiment [default: every "
-                                                                "non-control arm]; control arms are refused."),
+                                                                "non-control arm]; control arms are refused "
+                                                                "(unless --include-control)."),
     columns: Optional[List[str]] = typer.Option(None, "--columns",
                                                 help="Columns to write [default: contact_id,email,company_id,"
                                                      "persona,company_name]; also job_title, stage, arm, plan."),
