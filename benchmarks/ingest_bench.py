@@ -17,7 +17,15 @@ subprocess on a copy of the workspace state it needs:
 
 ``--src DIR`` runs the commands against another checkout's ``src`` (PYTHONPATH), to compare
 before and after a change on the same machine and data. Prints wall time, peak RSS, rows in
-the table after the run, and the machine's load average.
+the table after the run, the CPU time of the process (user + system, all threads: less
+sensitive than wall time to other work on a shared machine) and the load average.
+
+``--stored 100`` measures instead the cost of the check against a large table: a workspace
+holding 100M api_events (generated in DuckDB, ts spread over 2026) receives a 1M-event batch
+that is either new (``disjoint``: 2027, no stored row in its time range) or already stored
+(``overlap``: 1M of the stored rows). `mof ingest` of the batch is timed (a copy of the
+workspace each time). A pandas-based ingest of 100M events in one file needs about 30 GB
+(3.1 GB per 10M measured), more than the 24 GB machine, before and after idempotency.
 """
 
 from __future__ import annotations
@@ -40,7 +48,8 @@ import resource, sys, time
 t = time.perf_counter()
 from mof_experiments.cli import main
 rc = main(sys.argv[1:])
-print("WALL", time.perf_counter() - t, "RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "RC", rc)
+u = resource.getrusage(resource.RUSAGE_SELF)
+print("WALL", time.perf_counter() - t, "RSS", u.ru_maxrss, "RC", rc, "CPU", u.ru_utime + u.ru_stime)
 """
 
 
@@ -78,7 +87,7 @@ def mof(args: list[str], src: str | None) -> dict:
     if p.returncode or not line:
         raise SystemExit(f"mof {' '.join(args)} failed: {p.stderr[-500:]}")
     w = line[0].split()
-    return {"wall": float(w[1]), "rss": int(w[3]) / 1024, "out": p.stdout.splitlines()[0]}
+    return {"wall": float(w[1]), "rss": int(w[3]) / 1024, "cpu": float(w[7]), "out": p.stdout.splitlines()[0]}
 
 
 def count(ws: Path) -> int:
@@ -101,10 +110,53 @@ def bench(size_m: float, fmt: str, src: str | None) -> list[tuple]:
             ws.unlink(missing_ok=True)
             mof(["ingest", "api_events", str(first_file), "-w", str(ws)], src)
         r = mof(["ingest", "api_events", str(f), "-w", str(ws)], src)
-        rows.append((size_m, fmt, name, r["wall"], r["rss"], count(ws), r["out"][:90]))
-        print(f"  {size_m:g}M {fmt:<8} {name:<11} {r['wall']:7.1f} s {r['rss']:7,.0f} MiB  "
-              f"{rows[-1][5]:>12,} rows  {r['out'][:90]}", flush=True)
+        rows.append((size_m, fmt, name, r["wall"], r["cpu"], r["rss"], count(ws), r["out"][:90]))
+        print(f"  {size_m:g}M {fmt:<8} {name:<11} {r['wall']:7.1f} s {r['cpu']:7.1f} cpu-s {r['rss']:7,.0f} MiB  "
+              f"{rows[-1][6]:>12,} rows  {r['out'][:90]}", flush=True)
     ws.unlink(missing_ok=True)
+    return rows
+
+
+def stored(size_m: float, src: str | None) -> list[tuple]:
+    """Ingest a 1M batch into a workspace already holding ``size_m`` million events."""
+    import duckdb
+
+    WORK.mkdir(exist_ok=True)
+    base = WORK / f"stored_{size_m:g}m.duckdb"
+    gen = ("SELECT 'co_' || lpad(CAST(i % 80000 AS VARCHAR), 7, '0') AS company_id, "
+           "TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(CAST(i AS BIGINT) * 315000) AS ts, "
+           "CASE WHEN i % 5 = 0 THEN 'production' ELSE 'sandbox' END AS environment, "
+           "'/v1/e' || CAST(i % 37 AS VARCHAR) AS endpoint, CAST(CASE WHEN i % 11 = 0 THEN 500 ELSE 200 END AS BIGINT) "
+           "AS status_code, CAST(NULL AS VARCHAR) AS contact_id FROM range({lo}, {hi}) t(i)")
+    if not base.exists():
+        t = time.perf_counter()
+        con = duckdb.connect(str(base))
+        con.execute("SET TimeZone = 'UTC'")
+        from mof_experiments.schema import create_table_sql
+
+        con.execute(create_table_sql("api_events"))
+        con.execute("INSERT INTO api_events " + gen.format(lo=0, hi=int(size_m * 1e6)))
+        con.close()
+        print(f"generated {size_m:g}M stored events in {time.perf_counter() - t:.1f} s", flush=True)
+    batches = {"disjoint": WORK / "batch_1m_2027.parquet", "overlap": WORK / "batch_1m_stored.parquet"}
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    if not batches["overlap"].exists():
+        con.execute(f"COPY ({gen.format(lo=5_000_000, hi=6_000_000)}) TO '{batches['overlap']}' (FORMAT parquet)")
+    if not batches["disjoint"].exists():
+        con.execute(f"COPY (SELECT company_id, ts + INTERVAL '365 days' AS ts, environment, endpoint, status_code, "
+                    f"contact_id FROM ({gen.format(lo=5_000_000, hi=6_000_000)})) TO '{batches['disjoint']}' "
+                    "(FORMAT parquet)")
+    con.close()
+    rows = []
+    for name, f in batches.items():
+        ws = WORK / "stored_target.duckdb"
+        shutil.copy(base, ws)
+        r = mof(["ingest", "api_events", str(f), "-w", str(ws)], src)
+        rows.append((size_m, "parquet 1M", name, r["wall"], r["cpu"], r["rss"], count(ws), r["out"][:90]))
+        print(f"  {size_m:g}M stored, 1M {name:<9} {r['wall']:7.1f} s {r['cpu']:7.1f} cpu-s {r['rss']:7,.0f} MiB  "
+              f"{rows[-1][6]:>12,} rows  {r['out'][:90]}", flush=True)
+        ws.unlink()
     return rows
 
 
@@ -113,16 +165,21 @@ def main() -> None:
     ap.add_argument("--sizes", type=float, nargs="+", default=[10])
     ap.add_argument("--formats", nargs="+", default=["parquet"], choices=["parquet", "csv"])
     ap.add_argument("--src", default=None, help="another checkout's src/ to run instead of this one")
+    ap.add_argument("--stored", type=float, default=None, metavar="M",
+                    help="instead: ingest a 1M batch into a workspace holding M million events")
     a = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
           f"src: {a.src or 'this checkout'}", flush=True)
-    print("| events | file | run | wall s | peak RSS MiB | rows after |")
+    print("| events | file | run | wall s | CPU s | peak RSS MiB | rows after |")
     out = []
-    for s in a.sizes:
-        for fmt in a.formats:
-            out += bench(s, fmt, a.src)
-    for s, fmt, name, wall, rss, n, _ in out:
-        print(f"| {s:g}M | {fmt} | {name} | {wall:.1f} | {rss:,.0f} | {n:,} |")
+    if a.stored:
+        out += stored(a.stored, a.src)
+    else:
+        for s in a.sizes:
+            for fmt in a.formats:
+                out += bench(s, fmt, a.src)
+    for s, fmt, name, wall, cpu, rss, n, _ in out:
+        print(f"| {s:g}M | {fmt} | {name} | {wall:.1f} | {cpu:.1f} | {rss:,.0f} | {n:,} |")
     print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
 
 
