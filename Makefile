@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 WORKSPACE ?= data/mof.duckdb
 COMPANIES ?= 3000
 SEED ?= 42
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?=
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: venv
 	$(BIN)/mof segment --workspace $(WORKSPACE)
 	$(BIN)/mof report run --workspace $(WORKSPACE) --out reports --jobs 2
 
-## Run the whole test suite (two workers: PYTEST_ARGS= for one)
+## Run the whole test suite
 test: venv
 	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -23,7 +23,8 @@ sensitive than wall time to other work on a shared machine) and the load average
 ``--stored 100`` measures instead the cost of the check against a large table: a workspace
 holding 100M api_events (generated in DuckDB, ts spread over 2026) receives a 1M-event batch
 that is either new (``disjoint``: 2027, no stored row in its time range) or already stored
-(``overlap``: 1M of the stored rows). `mof ingest` of the batch is timed (a copy of the
+(``overlap``: 1M of the stored rows) or new but spread over the whole stored year (``spread``:
+every stored row is in its time range). `mof ingest` of the batch is timed (a copy of the
 workspace each time). A pandas-based ingest of 100M events in one file needs about 30 GB
 (3.1 GB per 10M measured), more than the 24 GB machine, before and after idempotency.
 """
@@ -138,11 +139,16 @@ def stored(size_m: float, src: str | None) -> list[tuple]:
         con.execute("INSERT INTO api_events " + gen.format(lo=0, hi=int(size_m * 1e6)))
         con.close()
         print(f"generated {size_m:g}M stored events in {time.perf_counter() - t:.1f} s", flush=True)
-    batches = {"disjoint": WORK / "batch_1m_2027.parquet", "overlap": WORK / "batch_1m_stored.parquet"}
+    batches = {"disjoint": WORK / "batch_1m_2027.parquet", "overlap": WORK / "batch_1m_stored.parquet",
+               "spread": WORK / "batch_1m_spread.parquet"}
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     if not batches["overlap"].exists():
         con.execute(f"COPY ({gen.format(lo=5_000_000, hi=6_000_000)}) TO '{batches['overlap']}' (FORMAT parquet)")
+    if not batches["spread"].exists():  # 1M new rows whose time range spans the whole stored year
+        con.execute(f"COPY (SELECT company_id, ts + INTERVAL '1 microsecond' AS ts, environment, endpoint, "
+                    f"status_code, contact_id FROM ({gen.format(lo=0, hi=int(size_m * 1e6))}) "
+                    f"USING SAMPLE 1000000 ROWS (reservoir, 7)) TO '{batches['spread']}' (FORMAT parquet)")
     if not batches["disjoint"].exists():
         con.execute(f"COPY (SELECT company_id, ts + INTERVAL '365 days' AS ts, environment, endpoint, status_code, "
                     f"contact_id FROM ({gen.format(lo=5_000_000, hi=6_000_000)})) TO '{batches['disjoint']}' "
