@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -114,3 +115,49 @@ def run_mof(*args: str) -> subprocess.CompletedProcess:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return subprocess.CompletedProcess(["mof", *args], code, out.getvalue(), err.getvalue())
+
+
+# ------------------------------------------------------------------------------------ ledgers and locks
+
+
+def ledger_states(path) -> dict:
+    con = sqlite3.connect(path)
+    try:
+        return dict(con.execute("SELECT contact_id, state || coalesce(':' || reason, '') FROM sends").fetchall())
+    finally:
+        con.close()
+
+
+def simulate_with_global_holdout(path: Path, *, companies: int, seed: int, holdout_companies: int) -> Path:
+    """`mof simulate` + personas and funnel (:func:`prepare_workspace`), then the first
+    ``holdout_companies`` companies of the email arm (by id) also put in the global holdout."""
+    from mof_experiments.simulate import SimConfig, simulate
+
+    simulate(SimConfig(companies=companies, seed=seed), path, progress=False)
+    prepare_workspace(path)
+    with Workspace(path) as ws:
+        asg = ws.read("assignments")
+        gh = sorted(asg.loc[asg.arm == "email", "company_id"])[:holdout_companies]
+        ws.write("assignments", pd.DataFrame({"experiment_id": "global_holdout", "company_id": gh, "arm": "holdout",
+                                              "assigned_at": pd.Timestamp("2026-01-01", tz="UTC")}), mode="append")
+    return path
+
+
+_HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def hold_workspace(path: Path, seconds: float):
+    """Another process that opens ``path`` for writing (DuckDB's exclusive lock) and holds it
+    for ``seconds``; returns once it holds the lock (a ``subprocess.Popen``)."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "locked"
+    return p

@@ -89,7 +89,7 @@ def test_export_matches_an_independent_selection_and_counts_every_exclusion(ws_p
     assert cohort.n == len(before) - n_gh - 1 and victim.contact_id not in set(cohort.frame.contact_id)
     want, counts = independent_selection(ws_path, "sandbox", "PM", "email")
     assert cohort.frame.contact_id.tolist() == want.contact_id.tolist()
-    assert list(cohort.frame.columns) == ["contact_id", "email", "company_id", "persona"]
+    assert list(cohort.frame.columns) == ["contact_id", "email", "company_id", "persona", "company_name"]
     assert set(cohort.frame.persona) == {"PM"}
     got = dict(zip(cohort.summary.step, cohort.summary.removed))
     for k, v in counts.items():

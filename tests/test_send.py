@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers import CAMPAIGN, POSTAL, copy_workspace, eligible_contacts, prepare_workspace, tables, write_campaign
+from helpers import CAMPAIGN, POSTAL, copy_workspace, eligible_contacts, ledger_states, prepare_workspace, tables, write_campaign
 from mof_experiments.cli import main
 from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.send import load_spec, make_message_id, send_campaign
@@ -35,14 +34,6 @@ def ws_path(base_ws, tmp_path) -> Path:
 def server():
     with LocalSMTPServer() as s:
         yield s
-
-
-def ledger_states(path) -> dict:
-    con = sqlite3.connect(path)
-    try:
-        return dict(con.execute("SELECT contact_id, state || coalesce(':' || reason, '') FROM sends").fetchall())
-    finally:
-        con.close()
 
 
 def test_send_500_contacts_delivers_exactly_the_expected_messages(ws_path, server, tmp_path):
@@ -161,9 +152,10 @@ def test_header_injection_in_a_subject_from_the_data_is_rejected_before_the_firs
 
 
 def test_template_with_a_missing_variable_is_rejected_before_the_first_send(ws_path, server, tmp_path):
-    spec_path = write_campaign(tmp_path / "c")
-    el = eligible_contacts(ws_path).head(5)[["contact_id", "email", "company_name"]]  # no persona column
-    with pytest.raises(MofInputError, match=r"'persona' is undefined .*nothing was sent.* row 1"):
+    spec_path = write_campaign(tmp_path / "c", subject="A case study for {{ company_name }}, {{ nickname }}")
+    el = eligible_contacts(ws_path).head(5)[["contact_id", "email", "company_name"]]  # no nickname anywhere
+    with pytest.raises(MofInputError, match=r"column 'nickname'.*key 'subject' uses the variable 'nickname'.*"
+                                            r"nothing was sent"):
         send_campaign(spec_path, el, backend=server.url, workspace=ws_path, ledger=tmp_path / "l.sqlite")
     assert server.raw == []
 

@@ -18,13 +18,19 @@ A contact is **suppressed** when any of these holds (:func:`suppressed_contacts`
 A company is **excluded** from a campaign of experiment ``E`` sending arms ``A``
 (:func:`excluded_companies`) when it is in the global holdout (``assignments`` rows with
 ``experiment_id == "global_holdout"`` and arm ``holdout``: reason ``holdout``), in a control arm
-of ``E`` (``experiment_arms.is_control``: reason ``control``), in an arm of ``E`` not in ``A``
-(reason ``other_arm``) or not assigned in ``E`` at all (reason ``not_assigned``).
+of *any* experiment (``experiment_arms.is_control``: reason ``control``), in an arm of ``E``
+not in ``A`` (reason ``other_arm``) or not assigned in ``E`` at all (reason ``not_assigned``).
+A cohort export applies the holdout and control rules too, with or without an experiment
+(``include_control=True`` keeps them, and the export says how many it kept).
+
+Cohort files are *selections*: ``mof send`` takes every address from the workspace's
+``contacts``, and a file whose ``email`` disagrees with it is refused.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +39,17 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.schema import GLOBAL_HOLDOUT_EXPERIMENT, PERSONAS, STAGES
+from mof_experiments.schema import GLOBAL_HOLDOUT_EXPERIMENT, PERSONAS, STAGES, email_key
 
 SUPPRESSIONS_TABLE = "suppressions"
 SUPPRESSION_COLUMNS = ("email", "contact_id", "reason", "source", "ts")
-DEFAULT_COLUMNS = ("contact_id", "email", "company_id", "persona")
+#: Default export columns; ``company_name`` is written when ``companies`` has a ``name``
+#: column (the shipped campaign's templates use it).
+DEFAULT_COLUMNS = ("contact_id", "email", "company_id", "persona", "company_name")
+#: OWASP "CSV injection": a cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEUTRALIZED_RE = re.compile(r"^'+[=+\-@\t\r]")
+_TO_NEUTRALIZE_RE = re.compile(r"^'*[=+\-@\t\r]")
 #: Columns `export_cohort` can write, and the workspace table each comes from.
 AVAILABLE_COLUMNS = {
     "contact_id": "contacts", "email": "contacts", "company_id": "contacts", "job_title": "contacts",
@@ -68,11 +80,14 @@ class Cohort:
         removed by that rule) and ``remaining`` (contacts left after it). The first row,
         ``all_contacts``, has ``removed == 0`` and the workspace's contact count.
     filters : the filters used.
+    kept : rule -> contacts in ``frame`` that the rule would have removed but
+        ``include_control=True`` kept (``global_holdout``, ``control_arm``); empty by default.
     """
 
     frame: pd.DataFrame
     summary: pd.DataFrame
     filters: dict = field(default_factory=dict)
+    kept: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -85,7 +100,11 @@ class Cohort:
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k}: {v:,}" for k, v in self.excluded.items()) or "none"
-        return f"selected {self.n:,} contacts of {int(self.summary['remaining'].iloc[0]):,}; excluded {parts}"
+        text = f"selected {self.n:,} contacts of {int(self.summary['remaining'].iloc[0]):,}; excluded {parts}"
+        if self.filters.get("include_control"):
+            kept = ", ".join(f"{k}: {v:,}" for k, v in self.kept.items()) or "none"
+            text += f"; KEPT by --include-control (holdout/control contacts that must not be emailed): {kept}"
+        return text
 
     def _repr_html_(self) -> str:
         return f"<p>{self}</p>" + self.summary.to_html(index=False)
@@ -109,15 +128,16 @@ def read_suppressions(workspace) -> pd.DataFrame:
 def suppressed_contacts(workspace, contacts: pd.DataFrame | None = None) -> pd.Series:
     """Boolean Series indexed like ``contacts``: True where the contact is suppressed.
 
-    Rule: ``unsubscribed_at`` not null, or contact_id in ``suppressions.contact_id``, or
-    lower-cased email in lower-cased ``suppressions.email``.
+    Rule: ``unsubscribed_at`` not null, or contact_id in ``suppressions.contact_id``, or the
+    address in ``suppressions.email`` (compared by :func:`mof_experiments.schema.email_key`:
+    case-insensitive, an internationalized domain equal to its punycode form).
     """
     if contacts is None:
         contacts = workspace.read("contacts")
     sup = read_suppressions(workspace)
     ids = set(sup["contact_id"].dropna().astype(str))
-    emails = set(sup["email"].dropna().astype(str).str.lower())
-    out = contacts["contact_id"].astype(str).isin(ids) | contacts["email"].astype(str).str.lower().isin(emails)
+    emails = set(sup["email"].dropna().map(email_key))
+    out = contacts["contact_id"].astype(str).isin(ids) | contacts["email"].map(email_key).isin(emails)
     if "unsubscribed_at" in contacts.columns:
         out = out | contacts["unsubscribed_at"].notna()
     return out.astype(bool)
@@ -134,8 +154,11 @@ def experiment_arms(workspace, experiment_id: str) -> pd.DataFrame:
     return arms
 
 
-def check_arms(workspace, experiment_id: str, arms: Sequence[str] | None) -> list[str]:
-    """Validate ``arms`` against the experiment: each must exist and not be a control arm.
+def check_arms(workspace, experiment_id: str, arms: Sequence[str] | None, *,
+               include_control: bool = False) -> list[str]:
+    """Validate ``arms`` against the experiment: each must exist and not be a control arm
+    (unless ``include_control``, for an export that is not sent: ``mof cohort export
+    --include-control``).
 
     ``None`` means every non-control arm. Returns the list of arms to send.
     """
@@ -147,8 +170,9 @@ def check_arms(workspace, experiment_id: str, arms: Sequence[str] | None) -> lis
     for a in arms:
         if a not in known:
             raise MofConfigError(f"experiment {experiment_id!r} has no arm {a!r} (arms: {', '.join(known)})")
-        if a in control:
-            raise MofConfigError(f"arm {a!r} of experiment {experiment_id!r} is a control arm and is never emailed")
+        if a in control and not include_control:
+            raise MofConfigError(f"arm {a!r} of experiment {experiment_id!r} is a control arm and is never emailed "
+                                 "(an export for analysis needs --include-control)")
     return list(arms)
 
 
@@ -157,9 +181,11 @@ def excluded_companies(workspace, experiment_id: str | None = None,
     """Companies that must not be emailed, as a Series ``company_id -> reason``.
 
     Reasons (first that applies): ``holdout`` (global holdout: assignments with experiment_id
-    ``global_holdout`` and arm ``holdout``), ``control`` (a control arm of ``experiment_id``),
-    ``other_arm`` (an arm of ``experiment_id`` not in ``arms``). Companies not assigned in
-    ``experiment_id`` are not listed here; callers treat them as ``not_assigned``.
+    ``global_holdout`` and arm ``holdout``), ``control`` (a control arm, per
+    ``experiment_arms.is_control``, of *any* experiment: a control company is never emailed,
+    whichever campaign asks), ``other_arm`` (an arm of ``experiment_id`` not in ``arms``).
+    Companies not assigned in ``experiment_id`` are not listed here; callers treat them as
+    ``not_assigned``.
     """
     out: dict[str, str] = {}
     if not workspace.has("assignments"):
@@ -171,17 +197,31 @@ def excluded_companies(workspace, experiment_id: str | None = None,
     gh = asg[(asg["experiment_id"] == GLOBAL_HOLDOUT_EXPERIMENT) & (asg["arm"] == "holdout")]
     for c in gh["company_id"]:
         out.setdefault(c, "holdout")
+    for c in control_companies(workspace, asg):
+        out.setdefault(c, "control")
     if experiment_id is not None:
         send_arms = set(check_arms(workspace, experiment_id, arms))
-        table = experiment_arms(workspace, experiment_id)
-        control = set(table.loc[table["is_control"].fillna(False).astype(bool), "arm"].astype(str))
         e = asg[asg["experiment_id"] == experiment_id]
         for c, a in zip(e["company_id"], e["arm"]):
-            if a in control:
-                out.setdefault(c, "control")
-            elif a not in send_arms:
+            if a not in send_arms:
                 out.setdefault(c, "other_arm")
     return pd.Series(out, dtype="str")
+
+
+def control_companies(workspace, assignments: pd.DataFrame | None = None) -> list[str]:
+    """Companies assigned to a control arm (``experiment_arms.is_control``) of any experiment."""
+    if not workspace.has("experiment_arms") or not workspace.has("assignments"):
+        return []
+    ea = workspace.read("experiment_arms", ["experiment_id", "arm", "is_control"])
+    ea = ea[ea["is_control"].fillna(False).astype(bool)]
+    if ea.empty:
+        return []
+    asg = assignments if assignments is not None else workspace.read("assignments",
+                                                                     ["experiment_id", "company_id", "arm"])
+    asg = asg.astype({"experiment_id": "str", "company_id": "str", "arm": "str"})
+    ctl = set(zip(ea["experiment_id"].astype(str), ea["arm"].astype(str)))
+    hit = [(e, a) in ctl for e, a in zip(asg["experiment_id"], asg["arm"])]
+    return sorted(set(asg.loc[hit, "company_id"]))
 
 
 def _as_list(v) -> list[str] | None:
@@ -196,24 +236,31 @@ def _as_list(v) -> list[str] | None:
 def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
                   personas: str | Iterable[str] | None = None, segments: str | Iterable[str] | None = None,
                   experiment_id: str | None = None, arms: str | Iterable[str] | None = None,
-                  columns: Sequence[str] | None = None) -> Cohort:
+                  columns: Sequence[str] | None = None, include_control: bool = False) -> Cohort:
     """Select contacts by funnel stage, persona, behavioral segment and experiment arm.
 
     Rules are applied in this order, each counted in ``Cohort.summary``: ``stage`` (company's
     ``funnel.stage`` in the given stages), ``persona`` (``personas.persona``), ``segment``
     (company in *any* of the named segments), ``experiment_arm`` (company assigned to one of
-    ``arms`` of ``experiment_id``; default every non-control arm), ``global_holdout`` (always),
-    ``suppressed`` (see :func:`suppressed_contacts`), ``duplicate_email`` (the same address,
+    ``arms`` of ``experiment_id``; default every non-control arm), ``global_holdout`` and
+    ``control_arm`` (the company is in the global holdout, or in a control arm of *any*
+    experiment: always, with or without ``experiment_id``, unless ``include_control``, which
+    keeps them and counts them in ``Cohort.kept``), ``suppressed`` (see
+    :func:`suppressed_contacts`; never overridable), ``duplicate_email`` (the same address,
     case-insensitive, on several contacts: the first contact_id in sort order is kept).
 
     Returns
     -------
     Cohort
-        ``frame`` has exactly ``columns`` (default contact_id, email, company_id, persona),
-        sorted by contact_id.
+        ``frame`` has exactly ``columns`` (default contact_id, email, company_id, persona and,
+        when ``companies`` has names, company_name), sorted by contact_id.
     """
     stage, personas, segments, arms = map(_as_list, (stage, personas, segments, arms))
-    columns = list(columns) if columns else list(DEFAULT_COLUMNS)
+    if not columns:
+        columns = list(DEFAULT_COLUMNS)
+        if not (workspace.has("companies") and "name" in workspace.table("companies").columns):
+            columns.remove("company_name")
+    columns = list(columns)
     for c in columns:
         if c not in AVAILABLE_COLUMNS:
             raise MofConfigError(f"unknown cohort column {c!r} (available: {', '.join(AVAILABLE_COLUMNS)})")
@@ -265,7 +312,7 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     if experiment_id is not None or "assignments" in need:
         require_table(workspace, "assignments", "--experiment" if experiment_id else "column 'arm'")
     if experiment_id is not None:
-        send_arms = check_arms(workspace, experiment_id, arms)
+        send_arms = check_arms(workspace, experiment_id, arms, include_control=include_control)
         a = workspace.read("assignments", ["experiment_id", "company_id", "arm"]).astype("str")
         a = a[a["experiment_id"] == experiment_id][["company_id", "arm"]]
         df = df.merge(a, on="company_id", how="left")
@@ -273,9 +320,15 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     elif "assignments" in need:
         raise MofConfigError("column 'arm' needs --experiment")
     excl = excluded_companies(workspace)
-    step("global_holdout", ~df["company_id"].isin(set(excl.index)))
+    rules = (("global_holdout", "holdout"), ("control_arm", "control"))
+    for name, reason in rules:
+        out = df["company_id"].isin(set(excl.index[excl == reason]))
+        step(name, ~out if not include_control else pd.Series(True, index=df.index))
     step("suppressed", ~suppressed_contacts(workspace, df).to_numpy())
     step("duplicate_email", ~df["email"].str.lower().duplicated())
+    # what --include-control kept: contacts in the result that the rules would have removed
+    kept = {name: int(df["company_id"].isin(set(excl.index[excl == reason])).sum()) for name, reason in rules} \
+        if include_control else {}
     if "companies" in need:
         co = workspace.read("companies").astype({"company_id": "str"})
         co = co.rename(columns={"name": "company_name"})
@@ -287,12 +340,44 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     frame = df[columns].reset_index(drop=True)
     summary = pd.DataFrame(steps, columns=["step", "removed", "remaining"])
     filters = {"stage": stage, "persona": personas, "segment": segments, "experiment": experiment_id,
-               "arm": arms, "columns": columns}
-    return Cohort(frame, summary, filters)
+               "arm": arms, "columns": columns, "include_control": include_control}
+    return Cohort(frame, summary, filters, kept)
 
 
-def write_cohort(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a cohort to ``.csv`` or ``.parquet`` atomically (temp file in the same folder, then rename)."""
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as spreadsheet formulas (OWASP rule).
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR (after any leading single
+    quotes) gets one more leading single quote: ``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``.
+    :func:`restore_formulas` undoes it exactly, so a file survives the round trip.
+    """
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            hit = out[c].astype("str").str.contains(_TO_NEUTRALIZE_RE, na=False) & out[c].notna()
+            if hit.any():
+                out[c] = out[c].astype(object).where(~hit, "'" + out[c].astype("str"))
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralize_formulas` (drop the one single quote it added)."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            hit = out[c].astype("str").str.contains(_NEUTRALIZED_RE, na=False) & out[c].notna()
+            if hit.any():
+                out[c] = out[c].where(~hit, out[c].astype("str").str[1:])
+    return out
+
+
+def write_cohort(frame: pd.DataFrame, path: str | os.PathLike, *, neutralize: bool = True) -> Path:
+    """Write a cohort to ``.csv`` or ``.parquet`` atomically (temp file in the same folder, then rename).
+
+    CSV: RFC 4180 (CRLF line ends, so a value holding a CR or LF is quoted and reads back
+    whole) and, unless ``neutralize=False``, formula cells neutralized
+    (:func:`neutralize_formulas`; :func:`read_cohort` restores them).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
@@ -302,7 +387,7 @@ def write_cohort(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
+            (neutralize_formulas(frame) if neutralize else frame).to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
@@ -313,21 +398,25 @@ def write_cohort(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def read_cohort(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a cohort file (.csv or .parquet); needs at least ``contact_id`` and ``email``.
+    """Read a cohort file (.csv or .parquet); needs a ``contact_id`` column.
 
-    Values are strings; rows are kept in file order. Errors name the file, column and row.
+    ``email`` is optional: the address always comes from the workspace, and an ``email``
+    column is only checked against it (by ``mof send``). Values are strings; rows are kept in
+    file order; cells neutralized by :func:`write_cohort` are restored. Errors name the file,
+    column and row.
     """
     from mof_experiments.workspace import read_input_file
 
     src = str(path)
     df = read_input_file(path)
     df.columns = [str(c).strip() for c in df.columns]
-    for c in ("contact_id", "email"):
-        if c not in df.columns:
-            raise MofInputError(f"cohort needs a column {c!r} (found: {', '.join(df.columns)})",
-                                source=src, column=c)
+    if "contact_id" not in df.columns:
+        raise MofInputError(f"cohort needs a column 'contact_id' (found: {', '.join(df.columns)})",
+                            source=src, column="contact_id")
     df = df.astype({c: "str" for c in df.columns if df[c].dtype != "str"}).reset_index(drop=True)
-    for c in ("contact_id", "email"):
+    if Path(path).suffix.lower() == ".csv":
+        df = restore_formulas(df)
+    for c in [c for c in ("contact_id", "email") if c in df.columns]:
         miss = df[c].isna() | (df[c].str.strip() == "")
         if miss.any():
             row = int(miss.to_numpy().nonzero()[0][0])
@@ -336,5 +425,5 @@ def read_cohort(path: str | os.PathLike) -> pd.DataFrame:
 
 
 __all__ = ["Cohort", "export_cohort", "ensure_suppressions_table", "write_cohort", "read_cohort", "suppressed_contacts",
-           "excluded_companies", "check_arms", "read_suppressions", "require_table", "SUPPRESSIONS_TABLE",
+           "excluded_companies", "control_companies", "check_arms", "neutralize_formulas", "restore_formulas", "read_suppressions", "require_table", "SUPPRESSIONS_TABLE",
            "SUPPRESSION_COLUMNS", "AVAILABLE_COLUMNS", "DEFAULT_COLUMNS"]

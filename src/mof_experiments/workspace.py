@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -26,10 +27,14 @@ import pandas as pd
 import pyarrow as pa
 
 from mof_experiments.errors import MofInputError
-from mof_experiments.schema import TABLES, create_table_sql, validate
+from mof_experiments.schema import TABLES, create_table_sql, future_timestamps, validate
 
 DEFAULT_WORKSPACE = Path("data") / "mof.duckdb"
 META_TABLE = "mof_meta"
+#: Seconds to wait for a workspace that another process holds (DuckDB allows one writer, or
+#: readers only); ``$MOF_LOCK_TIMEOUT`` overrides it, 0 fails at once.
+LOCK_TIMEOUT_ENV = "MOF_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
 
 
 def default_workspace_path() -> Path:
@@ -59,12 +64,15 @@ class Workspace:
     path : path of the DuckDB file (created on first write unless ``must_exist``).
     read_only : open without write access (several readers may share a file).
     must_exist : raise :class:`MofInputError` if the file does not exist.
+    lock_timeout : seconds to wait while another process holds the file (a report run while
+        ``mof label`` writes), saying so once on stderr; default ``$MOF_LOCK_TIMEOUT`` or 60.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False,
-                 must_exist: bool = False):
+                 must_exist: bool = False, lock_timeout: float | None = None):
         self.path = Path(path) if path is not None else default_workspace_path()
         self.read_only = read_only
+        self.lock_timeout = lock_timeout
         if must_exist and not self.path.exists():
             raise MofInputError("workspace not found (run `mof simulate` or `mof ingest` first)",
                                 source=str(self.path))
@@ -79,11 +87,8 @@ class Workspace:
 
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                self._con = ibis.duckdb.connect(str(self.path), read_only=self.read_only)
-            except Exception as exc:  # duckdb.IOException etc.
-                raise MofInputError(f"cannot open workspace: {' '.join(str(exc).split())[:300]}",
-                                    source=str(self.path)) from None
+            self._con = _connect_waiting(lambda: ibis.duckdb.connect(str(self.path), read_only=self.read_only),
+                                         self.path, self.lock_timeout)
             self._con.raw_sql("SET TimeZone = 'UTC'")
         return self._con
 
@@ -175,6 +180,50 @@ class Workspace:
                 raw.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", [k, json.dumps(v, default=str)])
 
 
+def lock_timeout_seconds(value: float | None = None) -> float:
+    """``value`` if given, else ``$MOF_LOCK_TIMEOUT``, else :data:`DEFAULT_LOCK_TIMEOUT` (seconds)."""
+    if value is not None:
+        return max(float(value), 0.0)
+    env = os.environ.get(LOCK_TIMEOUT_ENV)
+    if env is None or not env.strip():
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        return max(float(env), 0.0)
+    except ValueError:
+        raise MofInputError(f"${LOCK_TIMEOUT_ENV} must be a number of seconds, got {env!r}") from None
+
+
+def _connect_waiting(connect, path: Path, timeout: float | None):
+    """Call ``connect()``; while DuckDB says another process holds the file's lock, retry
+    (every 0.2 s, then up to 1 s) until ``timeout`` seconds have passed, saying once on stderr
+    that it waits. Other errors, and the lock after the timeout, are one-line MofInputErrors."""
+    import sys
+    import time
+
+    limit = lock_timeout_seconds(timeout)
+    start = time.monotonic()
+    told, pause = False, 0.2
+    while True:
+        try:
+            return connect()
+        except Exception as exc:  # duckdb.IOException etc.
+            text = " ".join(str(exc).split())
+            if "lock" not in text.lower():
+                raise MofInputError(f"cannot open workspace: {text[:300]}", source=str(path)) from None
+            waited = time.monotonic() - start
+            if waited >= limit:
+                raise MofInputError(f"another process holds the workspace ({text[:200]}); waited {waited:.0f} s "
+                                    f"(${LOCK_TIMEOUT_ENV} sets how long)", source=str(path)) from None
+            if not told:
+                holder = text[text.find("(PID"):].split(")")[0] + ")" if "(PID" in text else ""
+                sys.stderr.write(f"mof: {path} is in use by another process {holder}; waiting up to "
+                                 f"{limit:.0f} s (${LOCK_TIMEOUT_ENV})\n")
+                sys.stderr.flush()
+                told = True
+            time.sleep(min(pause, max(limit - waited, 0.01)))
+            pause = min(pause * 1.5, 1.0)
+
+
 def to_pandas(expr) -> pd.DataFrame:
     """Execute an Ibis expression into pandas with UTC timestamps and ``str`` IDs.
 
@@ -238,11 +287,18 @@ SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".
 
 
 def read_input_file(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV, Parquet or JSON Lines file as strings/typed columns, with one-line errors."""
+    """Read a CSV, Parquet or JSON Lines file as strings/typed columns, with one-line errors.
+
+    A CSV whose lines end in LF (or CRLF) but that holds a bare carriage return (CR) outside
+    quotes is refused, naming the line and column: CSV readers take a bare CR for the end of a
+    row, which would silently cut the value in two (the next field would look "missing").
+    """
     p = Path(path)
     src = str(p)
     if not p.exists():
         raise MofInputError("file not found", source=src)
+    if p.is_dir():
+        raise MofInputError("is a directory; give a file", source=src)
     if p.stat().st_size == 0:
         raise MofInputError("file is empty", source=src)
     kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
@@ -251,7 +307,7 @@ def read_input_file(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if kind == "csv":
             with open(p, "rb") as fh:
-                fh.read().decode("utf-8")
+                _check_bare_cr(fh.read().decode("utf-8"), src)
             df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
         elif kind == "parquet":
             df = pd.read_parquet(p)
@@ -273,17 +329,63 @@ def read_input_file(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
+def _check_bare_cr(text: str, src: str) -> None:
+    """Raise if ``text`` (a CSV with LF line ends) has a CR, not followed by LF, outside quotes."""
+    if "\r" not in text:
+        return
+    flat = text.replace("\r\n", "\n")
+    if "\n" not in flat:  # classic Mac line ends: CR is the line end throughout
+        return
+    pos = flat.find("\r")
+    while pos != -1:
+        if flat.count('"', 0, pos) % 2 == 0:  # an even number of quotes before it: outside quotes
+            line_start = flat.rfind("\n", 0, pos) + 1
+            line_no = flat.count("\n", 0, pos)  # 0 = the header
+            header = next(__import__("csv").reader([flat[:flat.find("\n")]]), [])
+            k = flat.count(",", line_start, pos)
+            column = header[k] if k < len(header) else None
+            end = flat.find("\n", pos)
+            raise MofInputError("bare carriage return (CR) inside a value, outside quotes; quote the value or "
+                                "remove the CR (CSV readers end the row there)", source=src, column=column,
+                                row=line_no, value=flat[line_start:end if end != -1 else None][:80])
+        pos = flat.find("\r", pos + 1)
+
+
 @dataclass(frozen=True)
 class IngestReport:
+    """What :func:`ingest` did.
+
+    Attributes
+    ----------
+    table, files
+    rows : rows written (new to the workspace).
+    dropped_duplicates : exact duplicate rows within the input files (keyless tables), dropped.
+    already_present : input rows identical to rows already in the table, not written again.
+    dropped_columns : input columns outside the contract (ignored).
+    warnings : one line per timestamp column with values in the future.
+    """
+
     table: str
     rows: int
     files: tuple[str, ...]
     dropped_duplicates: int = 0
     dropped_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    already_present: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.rows > 0
 
     def __str__(self) -> str:
-        s = f"ingested {self.rows:,} rows into {self.table} from {len(self.files)} file(s)"
+        if not self.rows and self.already_present:
+            s = (f"nothing changed: every row of the {len(self.files)} file(s) is already in {self.table} "
+                 f"({self.already_present:,} distinct rows)")
+        else:
+            s = f"ingested {self.rows:,} rows into {self.table} from {len(self.files)} file(s)"
+            if self.already_present:
+                s += f"; skipped {self.already_present:,} rows already in the workspace"
         if self.dropped_duplicates:
             s += f"; dropped {self.dropped_duplicates:,} exact duplicate rows"
         if self.dropped_columns:
@@ -292,12 +394,22 @@ class IngestReport:
 
 
 def ingest(workspace: Workspace, table: str, files: Iterable[str | os.PathLike], *,
-           assume_tz: str | None = None, mode: str = "append") -> IngestReport:
-    """Validate ``files`` against ``table``'s contract and load them, all or nothing.
+           assume_tz: str | None = None, mode: str = "append", strict: bool = False,
+           now: datetime | None = None) -> IngestReport:
+    """Validate ``files`` against ``table``'s contract and load them, all or nothing; idempotent.
 
-    Every file is read and validated before anything is written; a key that already exists in
-    the workspace (``mode='append'``) or repeats across files is an error. Exact duplicate rows
-    of keyless tables (``api_events``, ``email_events``) are dropped and counted.
+    Rules
+    -----
+    - Every file is read and validated before anything is written (one transaction).
+    - Keyed tables (companies, contacts, assignments): a key repeated across the files is an
+      error. With ``mode='append'``, a row whose key is already in the table is skipped if it
+      is identical to the stored row and an error naming the differing column if it is not.
+    - Keyless tables (api_events, email_events): exact duplicate rows within the files are
+      dropped, and with ``mode='append'`` so are rows identical to a row already in the table
+      (compared on every column, nulls equal, among stored rows in the batch's time range).
+      Loading the same file twice therefore changes nothing, and says so.
+    - Timestamps later than ``now`` (default: the time of the call) are counted and warned
+      about (:func:`mof_experiments.schema.future_timestamps`); ``strict=True`` refuses them.
     """
     if table not in TABLES:
         raise MofInputError(f"unknown table {table!r} (known: {', '.join(TABLES)})")
@@ -305,11 +417,14 @@ def ingest(workspace: Workspace, table: str, files: Iterable[str | os.PathLike],
     files = [str(f) for f in files]
     if not files:
         raise MofInputError("no input files given")
-    frames, dropped_cols = [], set()
+    now = now or datetime.now(timezone.utc)
+    frames, dropped_cols, warnings = [], set(), []
     for f in files:
         raw = read_input_file(f)
         dropped_cols |= {str(c) for c in raw.columns if str(c).strip() not in spec.names}
-        frames.append(validate(raw, table, source=f, assume_tz=assume_tz))
+        frame = validate(raw, table, source=f, assume_tz=assume_tz)
+        warnings += future_timestamps(frame, table, now=now, source=f, strict=strict)
+        frames.append(frame)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     bounds = np.cumsum([0] + [len(f) for f in frames])
 
@@ -318,30 +433,105 @@ def ingest(workspace: Workspace, table: str, files: Iterable[str | os.PathLike],
         k = int(np.searchsorted(bounds, i, side="right") - 1)
         return files[k], i - int(bounds[k]) + 1
 
-    dropped_dups = 0
+    appending = mode == "append" and workspace.has(table)
+    dropped_dups = already = 0
     if spec.key:
         dup = data.duplicated(list(spec.key))
         if dup.any():
             f, row = where(int(dup.to_numpy().nonzero()[0][0]))
             raise MofInputError(f"duplicate key ({', '.join(spec.key)}) across input files", source=f,
                                 column=spec.key[0], row=row, value=data.loc[bounds[files.index(f)] + row - 1, spec.key[0]])
-        if mode == "append" and workspace.has(table):
-            keys = data[list(spec.key)].assign(_row=np.arange(len(data)))
-            workspace.raw.register("_mof_keys", pa.Table.from_pandas(keys, preserve_index=False))
-            try:
-                on = " AND ".join(f't."{k}" = k."{k}"' for k in spec.key)
-                hit = workspace.raw.execute(
-                    f'SELECT min(k._row) FROM _mof_keys k JOIN "{table}" t ON {on}').fetchone()[0]
-            finally:
-                workspace.raw.unregister("_mof_keys")
-            if hit is not None:
-                f, row = where(int(hit))
-                raise MofInputError(f"key already in workspace table {table} (use --mode replace to reload the "
-                                    "table)", source=f, column=spec.key[0], row=row, value=data.loc[int(hit), spec.key[0]])
+        if appending:
+            same = _stored_rows(workspace, table, data, spec, where)
+            already = int(same.sum())
+            data = data.loc[~same].reset_index(drop=True)
+        workspace.write(table, data, mode=mode)
+        written = len(data)
     else:
         dup = data.duplicated()
         dropped_dups = int(dup.sum())
         if dropped_dups:
             data = data.loc[~dup].reset_index(drop=True)
-    workspace.write(table, data, mode=mode)
-    return IngestReport(table, len(data), tuple(files), dropped_dups, tuple(sorted(dropped_cols)))
+        if appending:
+            written = _append_new_rows(workspace, table, data)
+            already = len(data) - written
+        else:
+            workspace.write(table, data, mode=mode)
+            written = len(data)
+    return IngestReport(table, written, tuple(files), dropped_dups, tuple(sorted(dropped_cols)),
+                        already_present=already, warnings=tuple(warnings))
+
+
+def _stored_rows(workspace: Workspace, table: str, data: pd.DataFrame, spec, where) -> np.ndarray:
+    """Boolean mask of ``data`` rows whose key is already stored with identical values; raise
+    (naming the file, row and first differing column) if a stored key holds different values."""
+    key = list(spec.key)
+    view = "_mof_keys"
+    workspace.raw.register(view, pa.Table.from_pandas(data.assign(_row=np.arange(len(data))), preserve_index=False))
+    try:
+        on = " AND ".join(f't."{k}" = k."{k}"' for k in key)
+        same = " AND ".join(f't."{c}" IS NOT DISTINCT FROM k."{c}"' for c in spec.names)
+        hits = workspace.raw.execute(f'SELECT k._row, {same} AS same FROM "{view}" k JOIN "{table}" t ON {on} '
+                                     "ORDER BY k._row").fetchall()
+    finally:
+        workspace.raw.unregister(view)
+    mask = np.zeros(len(data), dtype=bool)
+    for i, is_same in hits:
+        if is_same:
+            mask[int(i)] = True
+            continue
+        f, row = where(int(i))
+        cur = workspace.raw.execute(f'SELECT * FROM "{table}" WHERE ' + " AND ".join(f'"{k}" = ?' for k in key),
+                                    [str(data.loc[int(i), k]) for k in key])
+        stored = cur.to_arrow_table().to_pandas().iloc[0]
+        col = next((c for c in spec.names if c in stored.index and not _same_value(stored[c], data.loc[int(i), c])),
+                   key[0])
+        keyval = ", ".join(f"{k}={data.loc[int(i), k]!r}" for k in key)
+        stored_val = None if pd.isna(stored[col]) else str(stored[col])
+        raise MofInputError(f"key {keyval} already in workspace table {table} with a different {col!r} "
+                            f"(stored {stored_val!r}); use --mode replace to reload the table", source=f,
+                            column=col, row=row, value=None if pd.isna(data.loc[int(i), col]) else
+                            str(data.loc[int(i), col]))
+    return mask
+
+
+def _same_value(a, b) -> bool:
+    if pd.isna(a) and pd.isna(b):
+        return True
+    if pd.isna(a) or pd.isna(b):
+        return False
+    if isinstance(a, pd.Timestamp) or isinstance(b, pd.Timestamp):
+        return pd.Timestamp(a) == pd.Timestamp(b)
+    return a == b
+
+
+def _append_new_rows(workspace: Workspace, table: str, data: pd.DataFrame) -> int:
+    """Append the rows of ``data`` (already without duplicates) that are not already in
+    ``table`` (every column equal, nulls equal); return how many were written.
+
+    Only stored rows within the batch's ``ts`` range can be equal: when there are none (the
+    usual next export) the batch is inserted as it is; otherwise it is anti-joined with those
+    stored rows (a hash join built on them).
+    """
+    if not len(data):
+        return 0
+    arrow = pa.Table.from_pandas(data, preserve_index=False)
+    names = arrow.column_names
+    cols = ", ".join(f'"{c}"' for c in names)
+    view = f"_mof_in_{table}"
+    bounds = [data["ts"].min().to_pydatetime(), data["ts"].max().to_pydatetime()]
+    with workspace.transaction() as raw:
+        raw.register(view, arrow)
+        try:
+            raw.execute(create_table_sql(table))
+            overlap = raw.execute(f'SELECT count(*) FROM "{table}" WHERE ts >= ? AND ts <= ?', bounds).fetchone()[0]
+            if not overlap:
+                n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{view}"').fetchone()[0]
+            else:
+                same = " AND ".join(f's."{c}" IS NOT DISTINCT FROM v."{c}"' for c in names)
+                n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {", ".join(f"v.{c}" for c in cols.split(", "))} '
+                                f'FROM "{view}" v ANTI JOIN (SELECT {cols} FROM "{table}" WHERE ts >= ? AND ts <= ?) s '
+                                f"ON {same}", bounds).fetchone()[0]
+        finally:
+            raw.unregister(view)
+    return int(n)

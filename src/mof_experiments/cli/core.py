@@ -48,16 +48,28 @@ def ingest(
     assume_tz: Optional[str] = typer.Option(None, "--assume-tz",
                                             help="Zone of naive timestamps (e.g. UTC, Europe/Paris); "
                                                  "without it naive timestamps are rejected."),
-    mode: str = typer.Option("append", "--mode", help="append (keys must be new) or replace (reload the table)."),
+    mode: str = typer.Option("append", "--mode", help="append (rows already in the table are skipped) or replace "
+                                                      "(reload the table)."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse timestamps in the future (default: load them and "
+                                                        "warn with their count)."),
 ):
-    """Validate files against a canonical table's contract and load them, all or nothing."""
+    """Validate files against a canonical table's contract and load them, all or nothing.
+
+    Idempotent: rows already in the table (identical) are skipped, so loading the same file
+    again changes nothing and says so.
+    """
+    from datetime import datetime, timezone
+
     from mof_experiments.errors import MofInputError
     from mof_experiments.workspace import Workspace, ingest as run
 
     if mode not in ("append", "replace"):
         raise MofInputError(f"--mode must be append or replace, got {mode!r}")
+    now = datetime.now(timezone.utc)
     with Workspace(resolve_workspace(workspace)) as ws:
-        report = run(ws, table, files, assume_tz=assume_tz, mode=mode)
+        report = run(ws, table, files, assume_tz=assume_tz, mode=mode, strict=strict, now=now)
+    for w in report.warnings:
+        echo_err(f"mof: warning: {w}")
     typer.echo(str(report))
 
 

@@ -40,12 +40,21 @@ def cohort_export(
     experiment: Optional[str] = typer.Option(None, "--experiment",
                                              help="Keep companies assigned in this experiment (needs `mof assign`)."),
     arm: Optional[List[str]] = typer.Option(None, "--arm", help="Arm(s) of --experiment [default: every "
-                                                                "non-control arm]; control arms are refused."),
+                                                                "non-control arm]; control arms are refused "
+                                                                "(unless --include-control)."),
     columns: Optional[List[str]] = typer.Option(None, "--columns",
                                                 help="Columns to write [default: contact_id,email,company_id,"
-                                                     "persona]; also job_title, stage, arm, company_name, plan."),
+                                                     "persona,company_name]; also job_title, stage, arm, plan."),
+    include_control: bool = typer.Option(False, "--include-control",
+                                         help="Keep contacts of companies in the global holdout or in a control "
+                                              "arm of any experiment (excluded by default; e.g. for analysis). "
+                                              "Prints how many it kept; `mof send` still never emails them."),
+    allow_formulas: bool = typer.Option(False, "--allow-formulas",
+                                        help="Write CSV cells that start with = + - @ tab or CR as they are "
+                                             "(default: prefixed with ' so spreadsheets do not run them)."),
 ):
-    """Export the contacts matching the filters, minus suppressed contacts and the global holdout.
+    """Export the contacts matching the filters, minus suppressed contacts, the global holdout
+    and the control arms of every experiment.
 
     Prints how many contacts were selected and how many each rule excluded.
     """
@@ -54,17 +63,24 @@ def cohort_export(
 
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
-                               experiment_id=experiment, arms=_split(arm), columns=_split(columns))
-    write_cohort(cohort.frame, out)
+                               experiment_id=experiment, arms=_split(arm), columns=_split(columns),
+                               include_control=include_control)
+    write_cohort(cohort.frame, out, neutralize=not allow_formulas)
     typer.echo(f"{cohort} -> {out}")
     for r in cohort.summary.itertuples():
-        typer.echo(f"  {r.step:<18} removed {r.removed:>7,}   remaining {r.remaining:>7,}")
+        kept = cohort.kept.get(r.step)
+        note = f"   KEPT {kept:,} (--include-control)" if include_control and kept is not None else ""
+        typer.echo(f"  {r.step:<18} removed {r.removed:>7,}   remaining {r.remaining:>7,}{note}")
+    if include_control:
+        echo_err(f"mof: warning: --include-control kept {sum(cohort.kept.values()):,} contacts in the global "
+                 "holdout or a control arm; do not email this file from another tool")
 
 
 @app.command("send")
 def send(
     campaign: Path = typer.Argument(..., help="Campaign spec (YAML), e.g. campaigns/case_study_pm.yaml."),
-    cohort: Path = typer.Option(..., "--cohort", "-c", help="Cohort file from `mof cohort export` (.csv/.parquet)."),
+    cohort: Path = typer.Option(..., "--cohort", "-c", help="Cohort file from `mof cohort export` (.csv/.parquet): "
+                                                            "contact_id selects; addresses come from the workspace."),
     backend: str = typer.Option(..., "--backend", "-b",
                                 help="smtp://HOST:PORT (STARTTLS when offered), smtps://HOST:PORT, mbox:PATH or "
                                      "dry-run. Credentials only from $MOF_SMTP_USER / $MOF_SMTP_PASSWORD."),
@@ -74,7 +90,8 @@ def send(
     resolve_ambiguous: Optional[str] = typer.Option(None, "--resolve-ambiguous",
                                                     help="What to do with messages an interrupted run left in "
                                                          "'sending' (the server may have accepted them): resend "
-                                                         "or skip. Without it they are only reported."),
+                                                         "or skip. Without it they are only reported. A skip is "
+                                                         "final until resend is given."),
     retry_backoff: Optional[float] = typer.Option(None, "--retry-backoff",
                                                   help="Seconds before the first retry of a 4xx reply (doubles "
                                                        "each time) [default: the spec's retry.backoff_seconds]."),
@@ -86,8 +103,11 @@ def send(
 ):
     """Send a campaign to a cohort, safely: never twice, never to suppressed, holdout or control.
 
-    Every message is planned and rendered before the first is sent. Exit status: 0 when all
-    went well, 1 when some message failed or is ambiguous, 2 on bad input.
+    The cohort file selects contacts by contact_id; every address comes from the workspace (a
+    file whose email disagrees is refused). Every message is planned and rendered before the
+    first is sent. Exit status: 0 when all went well, 1 when some message failed or is
+    ambiguous or the sends could not be recorded in the workspace (the line says which), 2 on
+    bad input.
     """
     from mof_experiments.errors import MofConfigError
     from mof_experiments.send.dispatch import send_campaign
@@ -102,7 +122,7 @@ def send(
         typer.echo("-" * 72)
         typer.echo(result.preview)
     if not result.ok:
-        echo_err("mof: some messages failed or are ambiguous (see above)")
+        echo_err("mof: " + "; ".join(result.problems))
         return 1
     return 0
 
@@ -112,15 +132,22 @@ def events_import(
     file: Path = typer.Argument(..., help="ESP event export: SendGrid webhook JSON, Mailgun events JSON or CSV."),
     format: str = typer.Option(..., "--format", "-f", help="sendgrid, mailgun or csv."),
     workspace: Optional[Path] = workspace_option(),
+    strict: bool = typer.Option(False, "--strict", help="Refuse events timestamped in the future (default: import "
+                                                        "them and warn with their count)."),
 ):
     """Import delivered/open/click/bounce/unsubscribe/complaint events into email_events.
 
     Duplicates (same ESP event id) are dropped; unsubscribes, hard bounces and complaints are
     added to the suppression list. A malformed file imports nothing.
     """
+    from datetime import datetime, timezone
+
     from mof_experiments.send.events import import_events
     from mof_experiments.workspace import Workspace
 
+    now = datetime.now(timezone.utc)
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
-        report = import_events(ws, file, format)
+        report = import_events(ws, file, format, strict=strict, now=now)
+    for w in report.warnings:
+        echo_err(f"mof: warning: {w}")
     typer.echo(str(report))

@@ -77,6 +77,8 @@ class EventImport:
     unmatched : events whose message matches no ``sent`` row in the workspace.
     suppressions_added : new rows in the workspace ``suppressions`` table.
     machine_opens : imported opens flagged ``machine_open``.
+    warnings : events timestamped in the future (see
+        :func:`mof_experiments.schema.future_timestamps`), imported anyway unless ``strict``.
     """
 
     source: str
@@ -90,6 +92,7 @@ class EventImport:
     machine_opens: int
     by_event: dict = field(default_factory=dict)
     unmatched_example: str | None = None
+    warnings: tuple = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -119,6 +122,8 @@ def _load_json(path: Path):
     src = str(path)
     if not path.exists():
         raise MofInputError("file not found", source=src)
+    if path.is_dir():
+        raise MofInputError("is a directory; give the event file", source=src)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -235,7 +240,7 @@ def parse_csv(path: Path) -> pd.DataFrame:
     mo = None
     if "machine_open" in df.columns:
         mo = validate(df.assign(message_id="x", campaign_id="x", contact_id="x", company_id="x", zone="x",
-                                topic="x", ts=ts), "email_events", source=src)["machine_open"]
+                                topic="x", variant=None, ts=ts), "email_events", source=src)["machine_open"]
     n = len(df)
     get = lambda c: df[c].map(_strip_id) if c in df.columns else pd.Series([None] * n)  # noqa: E731
     out = pd.DataFrame({"message_id": get("message_id"), "campaign_id": get("campaign_id"),
@@ -252,12 +257,15 @@ def parse_csv(path: Path) -> pd.DataFrame:
     return out[_NORM_COLS]
 
 
-def import_events(workspace, path, format: str) -> EventImport:
+def import_events(workspace, path, format: str, *, strict: bool = False, now: datetime | None = None) -> EventImport:
     """Map an ESP event file onto ``email_events`` and the suppression list (see module docstring).
 
-    Writes both tables in one transaction; returns an :class:`EventImport`.
+    Writes both tables in one transaction; returns an :class:`EventImport`. Events later than
+    ``now`` (default: the time of the call) are counted and warned about; ``strict=True``
+    refuses the file instead.
     """
     from mof_experiments.cohorts import SUPPRESSIONS_TABLE, ensure_suppressions_table
+    from mof_experiments.schema import future_timestamps
 
     path = Path(path)
     src = str(path)
@@ -271,6 +279,9 @@ def import_events(workspace, path, format: str) -> EventImport:
     rows_in = len(norm)
     if rows_in == 0:
         raise MofInputError("no events in file", source=src)
+    stamps = pd.DataFrame({"ts": pd.to_datetime(norm["ts"], utc=True)}).reset_index(drop=True)
+    warnings = future_timestamps(stamps, "email_events", now=now or datetime.now(timezone.utc), source=src,
+                                 strict=strict)
     ignored = norm.loc[norm["event"].isna(), "raw_event"].value_counts().to_dict()
     norm = norm[norm["event"].notna()]
     if not workspace.has("email_events"):
@@ -334,7 +345,8 @@ def import_events(workspace, path, format: str) -> EventImport:
     if tables:
         workspace.write_many(tables, mode="append")
     return EventImport(src, format, rows_in, len(recs), dups, {str(k): int(v) for k, v in ignored.items()},
-                       unmatched, n_sup, machine, {str(k): int(v) for k, v in by_event.items()}, example)
+                       unmatched, n_sup, machine, {str(k): int(v) for k, v in by_event.items()}, example,
+                       tuple(warnings))
 
 
 __all__ = ["import_events", "EventImport", "parse_sendgrid", "parse_mailgun", "parse_csv", "FORMATS",

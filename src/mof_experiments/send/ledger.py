@@ -11,11 +11,16 @@ States
 ``failed_permanent``  5xx reply; the address is added to ``suppressions``; never retried
 ``skipped``           not sent, with ``reason`` (suppressed, holdout, control, other_arm,
                       not_assigned, frequency_cap, invalid_address, unknown_contact,
-                      duplicate_email, ambiguous_skipped); re-evaluated by the next run
+                      duplicate_email): re-evaluated by the next run; or reason
+                      ``ambiguous_skipped``: a human's ``--resolve-ambiguous skip``, **final**
+                      (never re-planned) until ``--resolve-ambiguous resend`` is given
 
 Transitions: queued → sending → sent | failed_temporary | failed_permanent;
-queued | skipped | failed_temporary → queued | skipped (re-planning);
-failed_temporary → sending (retry); sending → sending (``resend``) | skipped (``skip``).
+queued | skipped (not ambiguous_skipped) | failed_temporary → queued | skipped (re-planning);
+failed_temporary → sending (retry); sending → sending (``resend``) | skipped (``skip``);
+skipped (ambiguous_skipped) → sending (only ``resend``: ambiguous again, then sent or skipped);
+queued | skipped | failed_temporary | sending → sent when the workspace's ``email_events``
+already records the message as sent (a new or lost ledger: :meth:`Ledger.adopt_sent`).
 
 The ledger also holds ``suppressions`` (email, contact_id, reason, source, ts): addresses that
 answered 5xx are written in the same transaction as their ``failed_permanent`` state and
@@ -28,6 +33,7 @@ survive power loss too.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,7 +145,8 @@ class Ledger:
     def plan(self, campaign_id: str, rows: list[dict], when: datetime | None = None) -> None:
         """Insert or re-plan rows in one transaction. Each dict: contact_id, company_id, email,
         message_id, state ('queued' or 'skipped'), reason. Rows already ``sent``,
-        ``failed_permanent`` or ``sending`` are left untouched."""
+        ``failed_permanent``, ``sending`` or skipped by a human decision (``ambiguous_skipped``)
+        are left untouched."""
         ts = now_iso(when)
         with self._tx() as con:
             con.executemany(
@@ -148,7 +155,8 @@ class Ledger:
                 "ON CONFLICT (campaign_id, contact_id) DO UPDATE SET state = excluded.state, "
                 "reason = excluded.reason, email = excluded.email, company_id = excluded.company_id, "
                 "updated_at = excluded.updated_at "
-                "WHERE sends.state IN ('queued', 'skipped', 'failed_temporary')",
+                "WHERE sends.state IN ('queued', 'failed_temporary') "
+                "OR (sends.state = 'skipped' AND coalesce(sends.reason, '') <> 'ambiguous_skipped')",
                 [(campaign_id, r["contact_id"], r.get("company_id"), r["email"], r["message_id"], r["state"],
                   r.get("reason"), ts, ts) for r in rows])
 
@@ -188,6 +196,30 @@ class Ledger:
                                 "WHERE campaign_id = ? AND contact_id = ? AND state = 'sending'",
                                 [(now_iso(), campaign_id, c) for c in contact_ids])
 
+    def reopen_skipped_ambiguous(self, campaign_id: str, contact_ids: list[str]) -> int:
+        """``--resolve-ambiguous resend`` given explicitly: rows skipped by an earlier ``skip``
+        decision become ambiguous (``sending``) again, to be resent or skipped by this run."""
+        with self._tx() as con:
+            return sum(con.execute("UPDATE sends SET state = 'sending', updated_at = ? WHERE campaign_id = ? AND "
+                                   "contact_id = ? AND state = 'skipped' AND reason = 'ambiguous_skipped'",
+                                   [now_iso(), campaign_id, c]).rowcount for c in contact_ids)
+
+    def adopt_sent(self, campaign_id: str, rows: list[dict]) -> None:
+        """Record as ``sent`` (and already recorded) messages the workspace's ``email_events``
+        shows as sent but this ledger does not (a new or lost ledger). Each dict: contact_id,
+        company_id, email, message_id, sent_at (ISO). ``sent`` / ``failed_permanent`` rows are
+        left as they are."""
+        ts = now_iso()
+        with self._tx() as con:
+            con.executemany(
+                "INSERT INTO sends (campaign_id, contact_id, company_id, email, message_id, state, reason, "
+                "created_at, updated_at, sent_at, recorded) VALUES (?, ?, ?, ?, ?, 'sent', 'workspace_record', "
+                "?, ?, ?, 1) ON CONFLICT (campaign_id, contact_id) DO UPDATE SET state = 'sent', "
+                "reason = 'workspace_record', sent_at = excluded.sent_at, recorded = 1, updated_at = excluded.updated_at "
+                "WHERE sends.state NOT IN ('sent', 'failed_permanent')",
+                [(campaign_id, r["contact_id"], r.get("company_id"), r["email"], r["message_id"], ts, ts,
+                  r["sent_at"]) for r in rows])
+
     def unrecorded_sent(self) -> list[dict]:
         cur = self.con.execute("SELECT * FROM sends WHERE state = 'sent' AND recorded = 0")
         cols = [d[0] for d in cur.description]
@@ -210,11 +242,13 @@ class Ledger:
 
 class LedgerLock:
     """An exclusive lock on ``<ledger>.lock`` (``fcntl.flock``) held for a whole send run, so two
-    runs never work on one ledger at once. The OS releases it when the process dies, even on
-    SIGKILL. A no-op where ``fcntl`` is unavailable (Windows)."""
+    runs never work on one ledger at once. The ledger path is resolved first (symlinks,
+    ``..``, relative spellings), so every name of one ledger file takes the same lock. The OS
+    releases it when the process dies, even on SIGKILL. A no-op where ``fcntl`` is
+    unavailable (Windows)."""
 
     def __init__(self, path):
-        self.path = Path(str(path) + ".lock")
+        self.path = Path(os.path.realpath(path) + ".lock")
         self._fh = None
 
     def __enter__(self):

@@ -4,7 +4,8 @@ Headers set: From, To, Reply-To (optional), Subject, Date, Message-ID, List-Unsu
 (``<https://...>, <mailto:...?subject=unsubscribe>``), List-Unsubscribe-Post
 (``List-Unsubscribe=One-Click``, RFC 8058), X-MOF-Campaign and X-MOF-Contact (so ESP event
 webhooks can be joined back). The text part (and the HTML part, as multipart/alternative) end
-with the campaign's physical postal address if the template did not already include it.
+with a visible unsubscribe link and the campaign's physical postal address, each appended if
+the template did not already include it: no message goes out without a visible opt-out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: What ``str.splitlines`` also takes for a line end (NEL, LINE / PARAGRAPH SEPARATOR): a
+#: header holding one is refused too, and the email package would refuse to fold it.
+_UNICODE_BREAK_RE = re.compile("[\x85\u2028\u2029]")
 #: RFC 5322 allows 998-character lines; folding a long List-Unsubscribe URL into encoded words
 #: (what the 78-character default does) would make it unparseable for mailbox providers.
 POLICY = _policy.default.clone(max_line_length=998)
@@ -34,6 +38,8 @@ def header_problem(value: str) -> str | None:
         return None
     if "\n" in value or "\r" in value:
         return "line break in a header value (header injection)"
+    if _UNICODE_BREAK_RE.search(value):
+        return "Unicode line or paragraph separator (U+0085/U+2028/U+2029) in a header value"
     if _CTRL_RE.search(value):
         return "control character in a header value"
     return None
@@ -107,12 +113,21 @@ class MessageBuilder:
             msg[k] = v
         msg["X-MOF-Contact"] = contact_id
         msg["MIME-Version"] = self._mime
+        url = rendered.unsubscribe_url
         text = rendered.text
+        footer = []
+        if url not in text:
+            footer.append(f"Unsubscribe: {url}")
         if spec.postal_address not in text:
-            text = text.rstrip("\n") + "\n\n--\n" + spec.postal_address + "\n"
+            footer.append(spec.postal_address)
+        if footer:
+            text = text.rstrip("\n") + "\n\n--\n" + "\n".join(footer) + "\n"
         if rendered.html is None:
             return self._part(text, "plain", into=msg)
         html = rendered.html
+        url_html = _html_escape(url)
+        if url_html not in html and url not in html:
+            html = html + f"\n<p style=\"font-size:12px;color:#666\"><a href=\"{url_html}\">Unsubscribe</a></p>\n"
         if self._postal_html not in html and spec.postal_address not in html:
             html = html + f"\n<p style=\"font-size:12px;color:#666\">{self._postal_html}</p>\n"
         if self.boundary in text or self.boundary in html:  # practically impossible; stay correct

@@ -1,13 +1,19 @@
 """Rendering: sandboxed Jinja2, undefined variables are errors, HTML autoescaped.
 
 Every template of a campaign (subject, unsubscribe URL, text part, HTML part) is rendered for
-every recipient *before the first message is sent* (:func:`render_all`), so a template that
-references a variable missing for some recipient stops the run with nothing sent.
+every recipient *before the first message is sent*, so a template that references a variable
+missing for some recipient stops the run with nothing sent. Before that, the variables every
+template names are checked against what the run can supply (:meth:`Renderer.variables`), so a
+variable that no cohort column and no workspace field provides is named before any row.
 
 The context of one recipient is the cohort row (every column; an empty cell is left out, so
 using it is an error) plus ``campaign_id``, ``zone``, ``topic``, ``variant``,
 ``postal_address``, ``message_id``, ``token`` (see :func:`unsubscribe_token`) and
 ``unsubscribe_url`` (available to the text and HTML parts).
+
+In the unsubscribe URL every ``{{ ... }}`` value is percent-encoded (RFC 3986, UTF-8, nothing
+left unescaped), so an id holding ``>``, ``,``, ``&``, a space or non-ASCII text cannot end the
+URI, add a parameter or a second URI, or turn the header into an encoded word.
 """
 
 from __future__ import annotations
@@ -15,14 +21,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from mof_experiments.errors import MofConfigError, MofInputError
 
 UNSUBSCRIBE_SECRET_ENV = "MOF_UNSUBSCRIBE_SECRET"
+#: Variables every template may use besides the cohort's columns.
+BUILTIN_VARIABLES = ("campaign_id", "zone", "topic", "variant", "postal_address", "message_id", "token",
+                     "unsubscribe_url")
+#: A rendered unsubscribe URL: https, then only RFC 3986 characters other than the comma.
+_URL_RE = re.compile(r"^https://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+;=%]+$")
+_UNDEFINED_RE = re.compile(r"'([^']+)' is undefined")
+
+
+def _url_quote(value) -> str:
+    """Percent-encode one value placed in a URL (the ``finalize`` of the URL template)."""
+    return quote("" if value is None else str(value), safe="")
 
 
 def unsubscribe_token(campaign_id: str, contact_id: str) -> str:
@@ -50,15 +69,32 @@ class Renderer:
         self.spec = spec
         plain = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
         html = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, keep_trailing_newline=True)
-        self._t = {}
-        try:
-            self._t["subject"] = plain.from_string(spec.subject)
-            self._t["unsubscribe_url"] = plain.from_string(spec.unsubscribe_url)
-            self._t["text"] = plain.from_string(spec.text_template.read_text(encoding="utf-8"))
-            if spec.html_template is not None:
-                self._t["html"] = html.from_string(spec.html_template.read_text(encoding="utf-8"))
-        except TemplateError as exc:
-            raise MofConfigError(f"{spec.source}: template syntax error: {' '.join(str(exc).split())}") from None
+        url = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_url_quote)
+        sources = {"subject": (plain, spec.subject), "unsubscribe_url": (url, spec.unsubscribe_url),
+                   "text": (plain, spec.text_template.read_text(encoding="utf-8"))}
+        if spec.html_template is not None:
+            sources["html"] = (html, spec.html_template.read_text(encoding="utf-8"))
+        self._t, self._vars = {}, {}
+        for name, (env, source) in sources.items():
+            try:
+                self._t[name] = env.from_string(source)
+                self._vars[name] = meta.find_undeclared_variables(env.parse(source))
+            except TemplateError as exc:
+                raise MofConfigError(f"{self.where(name)}: template syntax error: "
+                                     f"{' '.join(str(exc).split())}") from None
+
+    def where(self, name: str) -> str:
+        """Where template ``name`` is written (for messages): its file, or the spec's key."""
+        s = self.spec
+        if name == "text":
+            return str(s.text_template)
+        if name == "html":
+            return str(s.html_template)
+        return f"{s.source}: key {'unsubscribe.url' if name == 'unsubscribe_url' else name!r}"
+
+    def variables(self) -> dict[str, set[str]]:
+        """Template name (subject, unsubscribe_url, text, html) -> the variables it names."""
+        return {k: set(v) for k, v in self._vars.items()}
 
     def render(self, row: dict, message_id: str) -> Rendered:
         s = self.spec
@@ -68,6 +104,8 @@ class Renderer:
                    postal_address=s.postal_address, message_id=message_id,
                    token=unsubscribe_token(s.campaign_id, str(row["contact_id"])))
         url = self._t["unsubscribe_url"].render(ctx)
+        if not _URL_RE.match(url):
+            raise TemplateError(f"the unsubscribe URL is not a plain https URL after encoding: {url[:120]!r}")
         ctx["unsubscribe_url"] = url
         subject = self._t["subject"].render(ctx)
         text = self._t["text"].render(ctx)
@@ -76,13 +114,22 @@ class Renderer:
 
 
 def render_one(renderer: Renderer, row: dict, message_id: str, *, source: str, rownum: int) -> Rendered:
-    """Render for one recipient; errors become :class:`MofInputError` naming the cohort row."""
+    """Render for one recipient; every error becomes a one-line :class:`MofInputError` naming
+    the cohort row and, for an undefined variable, that variable as the column.
+
+    Any exception counts: a template can fail at run time in many ways (a sandbox limit such
+    as ``range(10000000)`` raises OverflowError, ``1/0`` ZeroDivisionError).
+    """
     try:
         return renderer.render(row, message_id)
-    except TemplateError as exc:
-        raise MofInputError(f"template error for this recipient: {' '.join(str(exc).split())} "
-                            f"(nothing was sent)", source=source, column="contact_id", row=rownum,
-                            value=row.get("contact_id")) from None
+    except Exception as exc:  # noqa: BLE001 - a user template's run-time error, whatever its type
+        text = " ".join(str(exc).split())[:200]
+        kind = "" if isinstance(exc, TemplateError) else f"{type(exc).__name__}: "
+        m = _UNDEFINED_RE.search(text)
+        column = m.group(1) if m else "contact_id"
+        value = row.get(column) if m else row.get("contact_id")
+        raise MofInputError(f"template error for this recipient: {kind}{text} (nothing was sent)",
+                            source=source, column=column, row=rownum, value=value) from None
 
 
-__all__ = ["Renderer", "Rendered", "render_one", "unsubscribe_token"]
+__all__ = ["Renderer", "Rendered", "render_one", "unsubscribe_token", "BUILTIN_VARIABLES"]

@@ -8,7 +8,9 @@ Replies can be scripted per recipient: ``server.script["a@x.com"] = ["451 4.3.0 
 answers 451 to the first RCPT for that address and accepts the next; ``["550 5.1.1 no such
 user"] * 99`` refuses it every time. ``delay`` (seconds) is slept in DATA before answering,
 and ``on_data(server, envelope)`` is called after a message is recorded and before the reply
-(the crash-safety tests kill the client there).
+(the crash-safety tests kill the client there). ``server.cut_in_data.add("a@x.com")`` drops the
+connection inside DATA for that recipient, once, after the message was stored and before any
+reply: the client cannot know whether it was accepted (an ambiguous delivery).
 
 TLS: ``tls_context`` (an ``ssl.SSLContext`` with the server's certificate) makes the server
 offer STARTTLS; ``implicit_tls=True`` serves TLS from the first byte (an ``smtps://`` server).
@@ -49,16 +51,22 @@ class _Handler:
                                "user": login.login.decode() if hasattr(login, "login") else None})
         if s.on_data is not None:
             s.on_data(s, envelope)
+        with s.lock:
+            cut = [r for r in envelope.rcpt_tos if r in s.cut_in_data]
+            s.cut_in_data.difference_update(cut)
+        if cut:
+            smtp.transport.abort()  # no reply: the message is stored, the client sees a dropped connection
+            return "421 connection cut"
         if s.delay:
             await asyncio.sleep(s.delay)
         return "250 Message accepted for delivery"
 
 
 class LocalSMTPServer:
-    """aiosmtpd ``Controller`` on 127.0.0.1 with a free port; records every accepted message."""
+    """aiosmtpd ``Controller`` on 127.0.0.1 with a free port (or ``port``); records every accepted message."""
 
     def __init__(self, *, delay: float = 0.0, on_data=None, hostname: str = "127.0.0.1", tls_context=None,
-                 implicit_tls: bool = False, credentials: dict | None = None):
+                 implicit_tls: bool = False, credentials: dict | None = None, port: int | None = None):
         self.tls_context = tls_context
         self.implicit_tls = implicit_tls
         self.credentials = credentials
@@ -67,10 +75,12 @@ class LocalSMTPServer:
         self.on_data = on_data
         self.hostname = hostname
         self.script: dict[str, list[str]] = {}
+        self.cut_in_data: set[str] = set()
         self.raw: list[tuple] = []
         self.rcpt_log: list[str] = []
         self.lock = threading.Lock()
         self._controller = None
+        self._port = port
 
     @property
     def port(self) -> int:
@@ -94,9 +104,11 @@ class LocalSMTPServer:
     def start(self) -> "LocalSMTPServer":
         from aiosmtpd.controller import Controller
 
-        with socket.socket() as s:
-            s.bind((self.hostname, 0))
-            port = s.getsockname()[1]
+        port = self._port
+        if port is None:
+            with socket.socket() as s:
+                s.bind((self.hostname, 0))
+                port = s.getsockname()[1]
         kw = {}
         if self.implicit_tls:
             kw["ssl_context"] = self.tls_context
