@@ -155,7 +155,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
                  use_rules: bool = True, C: float = 10.0, class_weight=None, calibration: str = "isotonic",
-                 cv: int = 5):
+                 cv: int = 5, ensemble: bool = True, char_ngrams: tuple = (1, 6)):
         self.threshold = threshold
         self.review_threshold = review_threshold
         self.use_rules = use_rules
@@ -163,6 +163,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.calibration = calibration
         self.cv = cv
+        self.ensemble = ensemble
+        self.char_ngrams = char_ngrams
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X, y):
@@ -191,11 +193,12 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         features = FeatureUnion([
             ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2),
                                      sublinear_tf=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams), sublinear_tf=True,
+                                     min_df=2)),
         ])
         base = Pipeline([("features", features),
                          ("logreg", LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000))])
-        model = CalibratedClassifierCV(base, method=self.calibration, cv=self.cv, ensemble=False)
+        model = CalibratedClassifierCV(base, method=self.calibration, cv=self.cv, ensemble=self.ensemble)
         # BLAS threads only add contention on these small sparse problems
         with threadpool_limits(limits=1):
             self.model_ = model.fit([model_text(t) for t in texts], y[keep])
