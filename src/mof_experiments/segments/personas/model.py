@@ -15,8 +15,10 @@ output names it):
    co-founder, owner, managing/executive director, general manager, president, chair, and their
    German, French, Spanish, Portuguese, Japanese and Chinese forms). The head words are removed
    and the rest is split into parts (``&``, ``/``, ``,``, ``and``, ``-``, ...). If the model is
-   confident about a part (probability >= 0.5, or >= 0.8 for ``OTHER`` so that a company or place
-   name is not taken for a job), that part's persona decides (``head_with_function``:
+   confident about a part (probability >= 0.5 when the part names a role such as ``CTO`` or
+   ``Head of Product``, >= 0.8 for a bare function such as ``Finance``; an ``OTHER`` part must
+   name a role and reach 0.8, so that a team, company or place name is not taken for a job),
+   that part's persona decides (``head_with_function``:
    ``Co-founder & CTO`` -> DEV, ``Executive Director, Finance`` -> CFO, ``COO & Co-founder`` ->
    OTHER); else the title is the company head (``head_of_company``: ``Founder``,
    ``Managing Director, EMEA`` -> CEO).
@@ -55,7 +57,9 @@ DEFAULT_THRESHOLD = 0.45
 #: Confidence below which ``needs_review`` is set.
 DEFAULT_REVIEW_THRESHOLD = 0.8
 
-#: A part of a combined title must reach this model probability to decide (OTHER: the second).
+#: A part of a combined title must reach this model probability to decide: the first when it
+#: names a role (``CTO``, ``Head of Product``), the second otherwise (``Finance``); an OTHER part
+#: must name a role and reach the second.
 PART_MIN_PROBA = (0.5, 0.8)
 #: An OTHER part decides only if it names a role (``COO``, ``Head of Growth``), not a place or company.
 _ROLE_WORD = re.compile(r"\b(?:c[a-z]{1,2}o|chief|officer|head|director|manager|lead|vp|vice president|partner|"
@@ -200,8 +204,13 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                          ("logreg", LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000))])
         model = CalibratedClassifierCV(base, method=self.calibration, cv=self.cv, ensemble=self.ensemble)
         # BLAS threads only add contention on these small sparse problems
+        counts: dict = {}
+        for t in texts:
+            for w in _strip_noise(t).split():
+                counts[w] = counts.get(w, 0) + 1
+        self.word_counts_ = counts
         with threadpool_limits(limits=1):
-            self.model_ = model.fit([model_text(t) for t in texts], y[keep])
+            self.model_ = model.fit([self._text(t) for t in texts], y[keep])
         self.classes_ = self.model_.classes_
         self.vocabulary_ = frozenset(tok for t in texts for tok in content_tokens(model_text(t)))
         self.char_vocabulary_ = frozenset(g for t in texts for g in char_grams(t))
@@ -239,7 +248,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """The calibrated model's probabilities (columns in ``classes_``), rules not applied."""
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba([model_text(normalize_title(t)) for t in _as_list(X)])
+        return self.model_.predict_proba([self._text(normalize_title(t)) for t in _as_list(X)])
 
     def classify(self, X) -> pd.DataFrame:
         """One row per title: ``persona``, ``confidence``, ``rule``, ``needs_review``.
@@ -285,7 +294,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
             self._decide_heads(norm, heads, persona, rule)
         if todo:
             with _one_thread():
-                proba = self.model_.predict_proba([model_text(norm[i]) for i in todo])
+                proba = self.model_.predict_proba([self._text(norm[i]) for i in todo])
             lab, p, abstained = self._choose(proba)
             idx = np.array(todo)
             persona[idx], conf[idx] = lab, p
@@ -319,9 +328,47 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         abstained = ~take & (p_best > p_other)
         return lab, conf, abstained
 
+    def _text(self, norm: str) -> str:
+        """What the model reads: the title without region words and a leading acting/interim
+        (:func:`_strip_noise`), every Latin word of at least 4 letters seen at most twice in the
+        training titles replaced by its spelling correction (a training word of the same first
+        letter seen at least 10 times as often, with difflib similarity at least 0.8; the most
+        similar, ties to the more frequent: ``prodcut`` -> ``product``, ``councel`` ->
+        ``counsel``), then :func:`model_text`."""
+        words = [self._correct(w) if len(w) >= 4 and w.isascii() and w.isalpha()
+                 and self.word_counts_.get(w, 0) <= 2 else w for w in _strip_noise(norm).split()]
+        return model_text(" ".join(w for w in words if w))
+
+    def _correct(self, word: str) -> str | None:
+        cache = self.__dict__.setdefault("_corrections", {})
+        if word not in cache:
+            index = self.__dict__.get("_by_initial")
+            if index is None:
+                index = {}
+                for w, n in self.word_counts_.items():
+                    if w.isascii() and w.isalpha() and len(w) >= 3:
+                        index.setdefault(w[0], []).append(w)
+                self.__dict__["_by_initial"] = index
+            import difflib
+
+            floor = 10 * max(self.word_counts_.get(word, 0), 1)   # a rare word next to a common one is a typo
+            cands = [w for w in index.get(word[0], []) if abs(len(w) - len(word)) <= 2 and w != word
+                     and self.word_counts_[w] >= floor]
+            close = difflib.get_close_matches(word, cands, n=5, cutoff=0.8)
+            best = max(close, key=lambda w: (round(difflib.SequenceMatcher(None, word, w).ratio(), 3),
+                                             self.word_counts_[w]), default=None)
+            cache[word] = best or word
+        return cache[word]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_corrections", None)
+        state.pop("_by_initial", None)
+        return state
+
     def _unrecognized(self, norm: str) -> bool:
         """No content token known, and fewer than half of the character 4-grams known."""
-        if set(content_tokens(model_text(norm))) & self.vocabulary_:
+        if set(content_tokens(self._text(norm))) & self.vocabulary_:
             return False
         grams = char_grams(norm)
         return not grams or np.mean([g in self.char_vocabulary_ for g in grams]) < 0.5
@@ -338,13 +385,14 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         best = {}
         if parts:
             with _one_thread():
-                proba = self.model_.predict_proba([model_text(p) for p in parts])
+                proba = self.model_.predict_proba([self._text(p) for p in parts])
             for i, part, row in zip(owner, parts, proba):
                 k = int(row.argmax())
                 lab, p = self.classes_[k], float(row[k])
-                need = PART_MIN_PROBA[1] if lab == "OTHER" else PART_MIN_PROBA[0]
-                if lab == "OTHER" and not _ROLE_WORD.search(part):
+                role = bool(_ROLE_WORD.search(part))
+                if lab == "OTHER" and not role:
                     continue
+                need = PART_MIN_PROBA[0] if lab != "OTHER" and role else PART_MIN_PROBA[1]
                 if p >= need and p > best.get(i, ("", 0.0))[1]:
                     best[i] = (lab, p)
         for i in heads:
@@ -352,6 +400,19 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 persona[i], rule[i] = best[i][0], "head_with_function"
             else:
                 persona[i], rule[i] = "CEO", "head_of_company"
+
+
+_REGION = frozenset("emea apac amer americas latam dach nordics benelux europe european asia anz uk us usa "
+                    "global worldwide".split())
+_NOISE = re.compile(r"^(?:acting|interim)\s+|\bnorth america\b|\bsouth america\b|\blatin america\b")
+
+
+def _strip_noise(norm: str) -> str:
+    """The normalized title without region words (``emea``, ``north america``, ...) and a leading
+    ``acting``/``interim``: they say where or how long, never which function. A title made only
+    of them is kept as it is."""
+    out = " ".join(w for w in _NOISE.sub(" ", norm).split() if w not in _REGION)
+    return out or norm
 
 
 class _one_thread:
