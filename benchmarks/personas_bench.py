@@ -36,13 +36,13 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["MOF_CACHE_DIR"] = cache
-        from mof_experiments.segments.personas import default_classifier
+        from mof_experiments.segments.personas import _fitted, default_classifier
         from mof_experiments.segments.personas.text import normalize_title
 
         t = time.perf_counter()
         clf = default_classifier()
         fit_s = time.perf_counter() - t
-        default_classifier.cache_clear()
+        _fitted.cache_clear()
         t = time.perf_counter()
         default_classifier()
         load_s = time.perf_counter() - t
