@@ -33,7 +33,7 @@ from mof_experiments.segments.personas.text import normalize_title, title_script
 PERSONA_COLUMNS = ("contact_id", "company_id", "job_title", "persona", "confidence", "rule", "needs_review")
 
 #: Bumped whenever the rules or the model change, so cached fits are not reused.
-CLASSIFIER_VERSION = "2.0"
+CLASSIFIER_VERSION = "2.1"
 
 
 def _data_path(name: str):

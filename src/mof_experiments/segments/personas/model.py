@@ -49,7 +49,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import PERSONAS
-from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text, normalize_title,
+from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text,
+                                                    normalize_title,
                                                     title_script)
 
 #: Model probability below which the answer is OTHER (``model_abstained``).
