@@ -130,26 +130,23 @@ FILLER = frozenset(
 #: learns mostly from English titles; :func:`model_text` appends the gloss of every term found,
 #: so ``Finanzbuchhalterin`` also reads ``accountant``. Patterns run on :func:`normalize_title`
 #: output; Latin ones are substrings (German compounds), CJK ones are substrings too.
-GLOSSARY: tuple[tuple[str, str], ...] = (
-    # abbreviations (whole words): spelled out, so the model can lean on the spelled-out titles
-    (r"\bsde\b", "software development engineer"), (r"\bswe\b", "software engineer"),
-    (r"\bsre\b", "site reliability engineer"), (r"\bqa\b", "quality assurance test"),
-    (r"\bml\b", "machine learning"), (r"\bdevops\b", "development operations engineer"),
-    (r"\bcto\b", "chief technology officer"), (r"\bcio\b", "chief information officer"),
-    (r"\bvpe\b", "vice president engineering"),
-    (r"\b(?:apm|gpm|spm|pm|tpm)\b", "product manager"), (r"\bcpo\b", "chief product officer"),
-    (r"\bpo\b", "product owner"), (r"\bpmm\b", "product marketing manager"),
-    (r"\bcfo\b", "chief financial officer"), (r"\bfpa\b", "financial planning analysis"),
-    (r"\bcao\b", "chief accounting officer"), (r"\bcpa\b", "certified public accountant"),
-    (r"\b(?:ciso|cso)\b", "chief information security officer"), (r"\bsoc\b", "security operations center"),
-    (r"\bgrc\b", "governance risk compliance security"), (r"\b(?:appsec|infosec|secops)\b", "security"),
-    (r"\b(?:gc|agc|dgc)\b", "general counsel"), (r"\bclo\b", "chief legal officer"),
-    (r"\bdpo\b", "data protection officer privacy"),
-    (r"\bceo\b", "chief executive officer"), (r"\bmd\b", "managing director"),
-    (r"\bcoo\b", "chief operating officer"), (r"\bcmo\b", "chief marketing officer"),
-    (r"\bcro\b", "chief revenue officer"), (r"\bchro\b", "chief human resources officer"),
-    (r"\b(?:bdr|sdr)\b", "sales development representative"), (r"\bae\b", "account executive sales"),
-    (r"\bhr\b", "human resources"),
+#: Abbreviations (whole words) spelled out, so the model can lean on the spelled-out titles.
+ABBREVIATIONS: dict[str, str] = {
+    "sde": "software development engineer", "swe": "software engineer", "sre": "site reliability engineer",
+    "qa": "quality assurance test", "ml": "machine learning", "devops": "development operations engineer",
+    "cto": "chief technology officer", "cio": "chief information officer", "vpe": "vice president engineering",
+    "apm|gpm|spm|pm|tpm": "product manager", "cpo": "chief product officer", "po": "product owner",
+    "pmm": "product marketing manager", "cfo": "chief financial officer", "fpa": "financial planning analysis",
+    "cao": "chief accounting officer", "cpa": "certified public accountant",
+    "ciso|cso": "chief information security officer", "soc": "security operations center",
+    "grc": "governance risk compliance security", "appsec|infosec|secops": "security",
+    "gc|agc|dgc": "general counsel", "clo": "chief legal officer", "dpo": "data protection officer privacy",
+    "ceo": "chief executive officer", "md": "managing director", "coo": "chief operating officer",
+    "cmo": "chief marketing officer", "cro": "chief revenue officer", "chro": "chief human resources officer",
+    "bdr|sdr": "sales development representative", "ae": "account executive sales", "hr": "human resources",
+}
+
+GLOSSARY: tuple[tuple[str, str], ...] = tuple((rf"\b(?:{k})\b", v) for k, v in ABBREVIATIONS.items()) + (
     # software engineering
     (r"entwickl|desarroll|desenvolv|developpe|sviluppat|programad|programmier|informatiker|開発|开发|プログラマ|"
      r"程序员|编程", "developer"),
