@@ -254,3 +254,12 @@ def test_a_damaged_disk_cache_is_refitted_not_trusted(tmp_path, monkeypatch):
         mod._fitted.cache_clear()
     assert clf.classify(["CISO"])["persona"].tolist() == ["CSO"]
     assert (tmp_path / f"personas-{key}.pkl").read_bytes()[:1] == b"\x80"   # rewritten as a pickle
+
+
+def test_the_docs_example_prints_what_docs_personas_md_shows():
+    out = classify_titles(["Co-founder & CTO", "Sr. PMM", "Mechanical Engineer", "Ninja", "Генеральный директор",
+                           "软件工程师", None])
+    assert out["persona"].tolist() == ["DEV", "OTHER", "OTHER", "OTHER", "OTHER", "DEV", "OTHER"]
+    assert out["rule"].tolist() == ["head_with_function", "model", "model", "unrecognized_words",
+                                    "unrecognized_script", "model", "missing"]
+    assert out["needs_review"].tolist() == [False] * 4 + [True] + [False] * 2
