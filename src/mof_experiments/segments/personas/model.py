@@ -25,10 +25,12 @@ output names it):
 5. ``unrecognized_words``: no content word (seniority and connector words do not count) and
    no pair of CJK characters of the title occurs in the training titles: ``OTHER``
    (``Ninja``, ``lorem ipsum``, ``asdf qwerty``).
-6. ``model``: word (1-2) and character (2-5) n-gram TF-IDF, logistic regression, calibrated
-   by scikit-learn's ``CalibratedClassifierCV`` (isotonic, 5 folds). The top class is returned
-   when its probability is at least ``threshold``; below it the answer is ``OTHER``
-   (``model_abstained``) with the model's probability of ``OTHER`` as confidence.
+6. ``model``: word (1-2) and character (1-6) n-gram TF-IDF over the title plus its English
+   glosses (:func:`~.text.model_text`) and spelling corrections, logistic regression, calibrated
+   by scikit-learn's ``CalibratedClassifierCV`` (isotonic, 5 folds, the 5 calibrated fits
+   averaged). The most probable persona other than OTHER is returned when its probability is
+   at least ``threshold``; otherwise ``OTHER`` with the model's probability of OTHER as
+   confidence (``model_abstained`` when a persona was the top class).
 
 Every decision carries a **confidence**, the estimated probability that its persona is right:
 for the model its calibrated probability; for the rules 3-5 their precision measured on the
@@ -148,6 +150,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     C : inverse regularization strength of the logistic regression.
     calibration : ``"isotonic"`` or ``"sigmoid"`` (``CalibratedClassifierCV(method=...)``).
     cv : folds of the calibration.
+    ensemble : average the ``cv`` calibrated fits (``CalibratedClassifierCV(ensemble=...)``).
+    char_ngrams : character n-gram lengths of the ``char_wb`` features.
 
     Attributes
     ----------
