@@ -160,3 +160,30 @@ def test_write_and_read_cohort_round_trip(tmp_path):
     (tmp_path / "bad.csv").write_text("contact_id,email\nc1,\n", encoding="utf-8")
     with pytest.raises(MofInputError, match=r"bad.csv: column 'email': missing value \(e.g. row 1"):
         read_cohort(tmp_path / "bad.csv")
+
+
+def test_exclude_needs_review_drops_exactly_the_flagged_contacts_and_counts_them(ws_path, tmp_path, capsys):
+    with Workspace(ws_path) as ws:
+        p = ws.read("personas")
+        pm = p.index[p["persona"] == "PM"]
+        flagged = set(p.loc[pm[::3], "contact_id"])            # every third PM is flagged
+        ws.write("personas", p.assign(needs_review=p["contact_id"].isin(flagged)))
+    with Workspace(ws_path, read_only=True) as ws:
+        everyone = export_cohort(ws, personas="PM")
+        kept = export_cohort(ws, personas="PM", exclude_needs_review=True)
+    want = everyone.frame[~everyone.frame["contact_id"].isin(flagged)]
+    assert kept.frame["contact_id"].tolist() == want["contact_id"].tolist()
+    removed = dict(zip(kept.summary.step, kept.summary.removed))["needs_review"]
+    assert removed == len(flagged) > 0                  # counted right after the persona step
+    assert 0 < everyone.n - kept.n <= removed           # later steps (holdout, suppressed) took some anyway
+    out = tmp_path / "c.csv"
+    assert main(["cohort", "export", "-w", str(ws_path), "--persona", "PM", "--exclude-needs-review",
+                 "--out", str(out)]) == 0
+    assert "needs_review" in capsys.readouterr().out
+    assert pd.read_csv(out)["contact_id"].tolist() == want["contact_id"].tolist()
+
+
+def test_exclude_needs_review_on_an_old_personas_table_says_to_run_mof_segment(ws_path):
+    with Workspace(ws_path, read_only=True) as ws:        # the fixture's personas table has no needs_review
+        with pytest.raises(MofConfigError, match="needs_review.*run `mof segment` again"):
+            export_cohort(ws, personas="PM", exclude_needs_review=True)

@@ -11,69 +11,9 @@ import pytest
 
 from mof_experiments.errors import MofConfigError
 from mof_experiments.schema import validate
-from mof_experiments.segments import (BEHAVIOR_COLUMNS, FEATURES, PersonaClassifier, assign_segments, behavior,
-                                      behavior_expr, classify_titles, cluster_companies, evaluate_rule,
-                                      evaluate_titles, labeled_titles, load_rules, parse_rules, personas)
+from mof_experiments.segments import (BEHAVIOR_COLUMNS, FEATURES, assign_segments, behavior, behavior_expr,
+                                      cluster_companies, evaluate_rule, load_rules, parse_rules)
 from mof_experiments.workspace import Workspace
-
-
-# -- personas ------------------------------------------------------------------------------
-def test_heldout_titles_macro_f1_at_least_085():
-    df = labeled_titles()
-    train, test = df[df["split"] == "train"], df[df["split"] == "test"]
-    assert len(train) >= 300 and len(test) >= 100
-    assert not (set(test["job_title"].str.lower()) - {""}) & set(train["job_title"].str.lower())
-    clf = PersonaClassifier().fit(train["job_title"], train["persona"])
-    report = evaluate_titles(test["persona"].tolist(), clf.predict(test["job_title"]).tolist())
-    macro_f1 = float(report.loc[report["persona"] == "macro", "f1"].iloc[0])
-    assert macro_f1 >= 0.85, report
-    # the model alone (no rules) must also generalize from the training titles
-    model_only = PersonaClassifier(use_rules=False).fit(train["job_title"], train["persona"])
-    r2 = evaluate_titles(test["persona"].tolist(), model_only.predict(test["job_title"]).tolist())
-    assert float(r2.loc[r2["persona"] == "macro", "f1"].iloc[0]) >= 0.85, r2
-
-
-@pytest.mark.parametrize("title, persona", [
-    ("CTO", "DEV"), ("CTO & Co-founder", "DEV"), ("VP Engineering", "DEV"), ("VP Eng", "DEV"),
-    ("Head of Platform", "DEV"), ("Founder/CEO", "CEO"), ("Co-founder & CEO", "CEO"),
-    ("Managing Director", "CEO"), ("President", "CEO"), ("Owner", "CEO"), ("Vice President, Sales", "OTHER"),
-    ("Product Marketing Manager", "OTHER"), ("PMM", "OTHER"), ("CPO", "PM"), ("Head of Product", "PM"),
-    ("Product Owner", "PM"), ("Controller", "CFO"), ("Treasurer", "CFO"), ("Head of FP&A", "CFO"),
-    ("CISO", "CSO"), ("AppSec Lead", "CSO"), ("Product Counsel", "GC"), ("GC", "GC"),
-    ("Executive Assistant to the CEO", "OTHER"), ("Geschäftsführer", "CEO"), ("SWE", "DEV"),
-    ("Sales Director (Platform)", "OTHER"),
-])
-def test_documented_persona_decisions(title, persona):
-    out = classify_titles([title])
-    assert out.loc[0, "persona"] == persona
-    assert out.loc[0, "rule"] not in ("model", "model_abstained")
-    assert out.loc[0, "confidence"] == 1.0
-
-
-def test_missing_titles_are_other_with_confidence_zero():
-    contacts = pd.DataFrame({"contact_id": ["a", "b", "c", "d", "e", "f"], "company_id": "co",
-                             "job_title": [None, np.nan, "", "   ", "n/a", "CFO"]})
-    out = personas(contacts)
-    assert list(out.columns) == ["contact_id", "company_id", "job_title", "persona", "confidence", "rule"]
-    assert out["persona"].tolist() == ["OTHER"] * 5 + ["CFO"]
-    assert out["confidence"].tolist() == [0.0] * 5 + [1.0]
-    assert out["rule"].tolist() == ["missing"] * 5 + ["finance"]
-
-
-def test_typos_go_to_the_model_with_its_probability():
-    out = classify_titles(["Prodcut Manager", "Chief Finacial Officer"])
-    assert out["rule"].tolist() == ["model", "model"]
-    assert out["persona"].tolist() == ["PM", "CFO"]
-    assert ((out["confidence"] >= 0.45) & (out["confidence"] < 1)).all()
-
-
-def test_model_abstains_below_threshold():
-    strict = PersonaClassifier(threshold=0.99)
-    df = labeled_titles().query("split == 'train'")
-    strict.fit(df["job_title"], df["persona"])
-    out = strict.classify(["Prodcut Manager"])
-    assert out.loc[0, "persona"] == "OTHER" and out.loc[0, "rule"] == "model_abstained"
-    assert out.loc[0, "confidence"] < 0.99
 
 
 # -- behavior: hand-computed fixture ---------------------------------------------------------

@@ -233,14 +233,24 @@ def _as_list(v) -> list[str] | None:
     return v or None
 
 
+def _read_personas(workspace, with_review: bool) -> pd.DataFrame:
+    cols = ["contact_id", "persona"] + (["needs_review"] if with_review else [])
+    if with_review and "needs_review" not in workspace.table("personas").columns:
+        raise MofConfigError("--exclude-needs-review: the personas table has no needs_review column "
+                             "(written by an older `mof segment`); run `mof segment` again")
+    return workspace.read("personas", cols).astype({"contact_id": "str", "persona": "str"})
+
+
 def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
                   personas: str | Iterable[str] | None = None, segments: str | Iterable[str] | None = None,
                   experiment_id: str | None = None, arms: str | Iterable[str] | None = None,
-                  columns: Sequence[str] | None = None, include_control: bool = False) -> Cohort:
+                  columns: Sequence[str] | None = None, include_control: bool = False,
+                  exclude_needs_review: bool = False) -> Cohort:
     """Select contacts by funnel stage, persona, behavioral segment and experiment arm.
 
     Rules are applied in this order, each counted in ``Cohort.summary``: ``stage`` (company's
-    ``funnel.stage`` in the given stages), ``persona`` (``personas.persona``), ``segment``
+    ``funnel.stage`` in the given stages), ``persona`` (``personas.persona``), ``needs_review``
+    (with ``exclude_needs_review``: ``personas.needs_review`` is false), ``segment``
     (company in *any* of the named segments), ``experiment_arm`` (company assigned to one of
     ``arms`` of ``experiment_id``; default every non-control arm), ``global_holdout`` and
     ``control_arm`` (the company is in the global holdout, or in a control arm of *any*
@@ -293,12 +303,14 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
         df = df.merge(f, on="company_id", how="left")
         if stage:
             step("stage", df["stage"].isin(stage))
-    if personas or "personas" in need:
+    if personas or exclude_needs_review or "personas" in need:
         require_table(workspace, "personas", "--persona" if personas else "column 'persona'")
-        p = workspace.read("personas", ["contact_id", "persona"]).astype({"contact_id": "str", "persona": "str"})
+        p = _read_personas(workspace, exclude_needs_review)
         df = df.merge(p.drop_duplicates("contact_id"), on="contact_id", how="left")
         if personas:
             step("persona", df["persona"].isin(personas))
+        if exclude_needs_review:
+            step("needs_review", df["needs_review"].eq(False))
     if segments:
         require_table(workspace, "segments", "--segment")
         s = workspace.read("segments", ["company_id", "segment"]).astype({"company_id": "str", "segment": "str"})

@@ -18,7 +18,10 @@ def segment(
                                          help="YAML file of rule segments (name, description, rule). "
                                               "Default: the shipped rules (docs/segments.md)."),
     threshold: float = typer.Option(0.45, "--threshold", min=0.0, max=1.0,
-                                    help="Persona model confidence below which a title is OTHER."),
+                                    help="Persona model probability below which a title is OTHER."),
+    review_threshold: float = typer.Option(0.8, "--review-threshold", min=0.0, max=1.0,
+                                           help="Persona confidence below which a contact is flagged "
+                                                "needs_review (docs/personas.md)."),
     k_min: int = typer.Option(3, "--k-min", min=2, help="Smallest number of clusters tried."),
     k_max: int = typer.Option(8, "--k-max", min=2, help="Largest number of clusters tried (k by silhouette)."),
     seed: int = typer.Option(0, "--seed", help="random_state of the clustering."),
@@ -27,8 +30,8 @@ def segment(
 ):
     """Segment contacts and companies and write the tables personas, behavior, segments, clusters.
 
-    personas: contact_id -> PM/GC/CSO/CFO/CEO/DEV/OTHER from the job title (rules, then a text
-    model), with confidence and the deciding rule. behavior: per-company API features as of
+    personas: contact_id -> PM/GC/CSO/CFO/CEO/DEV/OTHER from the job title (rules, then a
+    calibrated text model), with confidence, the deciding rule and needs_review. behavior: per-company API features as of
     --as-of. segments: (company_id, segment) for every rule a company meets. clusters: KMeans
     cluster per company (profile in cluster_profiles). All tables are written in one transaction.
     """
@@ -44,7 +47,8 @@ def segment(
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
         src = open_source(engine, source, workspace=ws)
         run = segment_workspace(ws, resolve_as_of(src, as_of), rules=rule_set, threshold=threshold,
-                                k_range=range(k_min, k_max + 1), random_state=seed, source=src)
+                                review_threshold=review_threshold, k_range=range(k_min, k_max + 1),
+                                random_state=seed, source=src)
     p = run.personas
     typer.echo(f"segmented as of {run.as_of:%Y-%m-%d %H:%M} UTC: {len(p):,} contacts, "
                f"{len(run.behavior):,} companies")
@@ -54,6 +58,10 @@ def segment(
                                             ("PM", "GC", "CSO", "CFO", "CEO", "DEV", "OTHER"))
                    + f" (by model: {int(p['rule'].str.startswith('model').sum()):,}, "
                      f"missing title: {int((p['rule'] == 'missing').sum()):,})")
+        typer.echo(f"personas needing review: {int(p['needs_review'].sum()):,} of {len(p):,} "
+                   f"(confidence below {review_threshold:g} or unreadable script: "
+                   f"{int((p['rule'] == 'unrecognized_script').sum()):,}); "
+                   "`mof cohort export --exclude-needs-review` leaves them out")
     else:
         typer.echo("personas: no contacts in the workspace (empty personas table)")
     sc = run.segments["segment"].value_counts()

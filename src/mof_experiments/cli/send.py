@@ -34,6 +34,9 @@ def cohort_export(
     persona: Optional[List[str]] = typer.Option(None, "--persona",
                                                 help="Persona(s): PM, GC, CSO, CFO, CEO, DEV, OTHER (needs "
                                                      "`mof segment`)."),
+    exclude_needs_review: bool = typer.Option(False, "--exclude-needs-review",
+                                              help="Leave out contacts whose persona needs review (low "
+                                                   "confidence or unreadable title; needs `mof segment`)."),
     segment: Optional[List[str]] = typer.Option(None, "--segment",
                                                 help="Behavioral segment name(s); a company in any of them "
                                                      "qualifies (needs `mof segment`)."),
@@ -64,7 +67,7 @@ def cohort_export(
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
                                experiment_id=experiment, arms=_split(arm), columns=_split(columns),
-                               include_control=include_control)
+                               include_control=include_control, exclude_needs_review=exclude_needs_review)
     write_cohort(cohort.frame, out, neutralize=not allow_formulas)
     typer.echo(f"{cohort} -> {out}")
     for r in cohort.summary.itertuples():

@@ -20,8 +20,9 @@ import pandas as pd
 from mof_experiments.segments.behavior import BEHAVIOR_COLUMNS, FEATURES, behavior, behavior_expr
 from mof_experiments.segments.clusters import (CLUSTER_FEATURES, ClusterResult, cluster_companies,
                                                cluster_profile)
-from mof_experiments.segments.personas import (DEFAULT_THRESHOLD, PERSONA_COLUMNS, RULES, PersonaClassifier,
-                                               classify_titles, default_classifier, evaluate_titles,
+from mof_experiments.segments.personas import (DEFAULT_REVIEW_THRESHOLD, DEFAULT_THRESHOLD, PERSONA_COLUMNS, RULES,
+                                               PersonaClassifier, classify_titles, default_classifier,
+                                               evaluate_titles, expected_calibration_error, keyword_baseline,
                                                labeled_titles, match_rule, normalize_title, personas,
                                                personas_from_workspace)
 from mof_experiments.segments.rules import (SegmentRule, assign_segments, default_rules_path, evaluate_rule,
@@ -49,6 +50,8 @@ class SegmentRun:
         pc = self.personas["persona"].value_counts()
         for p in ("PM", "GC", "CSO", "CFO", "CEO", "DEV", "OTHER"):
             rows.append(("persona", p, int(pc.get(p, 0)), pc.get(p, 0) / max(len(self.personas), 1)))
+        review = int(self.personas["needs_review"].sum()) if "needs_review" in self.personas else 0
+        rows.append(("persona", "needs_review", review, review / max(len(self.personas), 1)))
         sizes = segment_sizes(self.segments, len(self.behavior), self.rules)
         rows += [("segment", r.segment, r.companies, r.share) for r in sizes.itertuples()]
         rows += [("cluster", str(r.cluster), r.companies, r.share) for r in self.clusters.profile.itertuples()]
@@ -61,8 +64,8 @@ class SegmentRun:
 
 
 def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = DEFAULT_THRESHOLD,
-                      k_range=range(3, 9), random_state: int = 0, write: bool = True,
-                      source=None) -> SegmentRun:
+                      review_threshold: float = DEFAULT_REVIEW_THRESHOLD, k_range=range(3, 9),
+                      random_state: int = 0, write: bool = True, source=None) -> SegmentRun:
     """Compute personas, behavior, rule segments and clusters; write them (one transaction).
 
     Parameters
@@ -70,7 +73,8 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     workspace : a :class:`~mof_experiments.workspace.Workspace` (writable when ``write``).
     as_of : cut-off of the behavior features (default: :func:`mof_experiments.sources.resolve_as_of`).
     rules : rules file path or a sequence of :class:`SegmentRule` (default: shipped rules).
-    threshold : persona model confidence threshold.
+    threshold : persona model probability below which a title is OTHER.
+    review_threshold : persona confidence below which ``needs_review`` is set.
     k_range, random_state : see :func:`cluster_companies`.
     write : write the tables ``personas``, ``behavior``, ``segments``, ``clusters`` (company_id,
         cluster) and ``cluster_profiles``, and the meta keys ``segments_as_of`` and
@@ -83,10 +87,10 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     as_of = resolve_as_of(workspace if source is None else source, as_of)
     rule_set = load_rules(rules) if rules is None or not isinstance(rules, (list, tuple)) else tuple(rules)
     if workspace.has("contacts"):
-        pers = personas_from_workspace(workspace, threshold=threshold)
+        pers = personas_from_workspace(workspace, threshold=threshold, review_threshold=review_threshold)
     else:  # behavior-only workspaces (companies + api_events) still get segments and clusters
-        pers = pd.DataFrame({c: pd.Series(dtype="float64" if c == "confidence" else "str")
-                             for c in PERSONA_COLUMNS})
+        dtypes = {"confidence": "float64", "needs_review": "bool"}
+        pers = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "str")) for c in PERSONA_COLUMNS})
     beh = behavior(workspace, as_of, source=source)
     segs = assign_segments(beh, rule_set)
     clus = cluster_companies(beh, k_range=k_range, random_state=random_state)
@@ -98,7 +102,8 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
 
 
 __all__ = [
-    "BEHAVIOR_COLUMNS", "CLUSTER_FEATURES", "ClusterResult", "DEFAULT_THRESHOLD", "FEATURES", "PERSONA_COLUMNS",
+    "BEHAVIOR_COLUMNS", "CLUSTER_FEATURES", "ClusterResult", "DEFAULT_REVIEW_THRESHOLD", "DEFAULT_THRESHOLD",
+    "FEATURES", "PERSONA_COLUMNS", "expected_calibration_error", "keyword_baseline",
     "PersonaClassifier", "RULES", "SEGMENT_TABLES", "SegmentRule", "SegmentRun", "assign_segments", "behavior",
     "behavior_expr", "classify_titles", "cluster_companies", "cluster_profile", "default_classifier",
     "default_rules_path", "evaluate_rule", "evaluate_titles", "labeled_titles", "load_rules", "match_rule",

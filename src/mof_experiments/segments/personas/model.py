@@ -1,0 +1,439 @@
+"""The persona classifier: a few documented rules, then a calibrated text model.
+
+Order of decision for one normalized title (the first that applies decides; ``rule`` in the
+output names it):
+
+1. ``missing``: no title (empty, no letter, or a placeholder such as ``n/a``): ``OTHER``,
+   confidence 0 (nothing to be confident about), not flagged for review.
+2. ``unrecognized_script``: most letters are in a script the training titles do not cover
+   (Cyrillic, Arabic, Hangul, Greek, Hebrew, Thai, ...): ``OTHER``, confidence 0, **flagged for
+   review** (a person who reads the script can classify it).
+3. ``chief_executive``: the title names the CEO (``CEO``, ``Chief Executive``, ``PDG``,
+   ``代表取締役``, ``首席执行官``, ...) and is not an assistant, office or chief of staff *to* the
+   CEO: ``CEO``, whatever else it says (``CEO & CTO`` is CEO).
+4. ``head_with_function`` / ``head_of_company``: the title has a company-head word (founder,
+   co-founder, owner, managing/executive director, general manager, president, chair, and their
+   German, French, Spanish, Portuguese, Japanese and Chinese forms). The head words are removed
+   and the rest is split into parts (``&``, ``/``, ``,``, ``and``, ``-``, ...). If the model is
+   confident about a part (probability >= 0.5 when the part names a role such as ``CTO`` or
+   ``Head of Product``, >= 0.8 for a bare function such as ``Finance``; an ``OTHER`` part must
+   name a role and reach 0.8, so that a team, company or place name is not taken for a job),
+   that part's persona decides (``head_with_function``:
+   ``Co-founder & CTO`` -> DEV, ``Executive Director, Finance`` -> CFO, ``COO & Co-founder`` ->
+   OTHER); else the title is the company head (``head_of_company``: ``Founder``,
+   ``Managing Director, EMEA`` -> CEO).
+5. ``unrecognized_words``: no content word (seniority and connector words do not count) and
+   no pair of CJK characters of the title occurs in the training titles: ``OTHER``
+   (``Ninja``, ``lorem ipsum``, ``asdf qwerty``).
+6. ``model``: word (1-2) and character (1-6) n-gram TF-IDF over the title plus its English
+   glosses (:func:`~.text.model_text`) and spelling corrections, logistic regression, calibrated
+   by scikit-learn's ``CalibratedClassifierCV`` (isotonic, 5 folds, the 5 calibrated fits
+   averaged). The most probable persona other than OTHER is returned when its probability is
+   at least ``threshold``; otherwise ``OTHER`` with the model's probability of OTHER as
+   confidence (``model_abstained`` when a persona was the top class).
+
+Every decision carries a **confidence**, the estimated probability that its persona is right:
+for the model its calibrated probability; for the rules 3-5 their precision measured on the
+training titles when the classifier is fitted (``(hits + 1) / (fires + 2)``), stored in
+``rule_precision_``. ``needs_review`` is true when the confidence is below
+``review_threshold`` (default 0.8) and for ``unrecognized_script``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from mof_experiments.errors import MofInputError
+from mof_experiments.schema import PERSONAS
+from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text,
+                                                    normalize_title,
+                                                    title_script)
+
+#: Model probability below which the answer is OTHER (``model_abstained``).
+DEFAULT_THRESHOLD = 0.45
+#: Confidence below which ``needs_review`` is set.
+DEFAULT_REVIEW_THRESHOLD = 0.8
+
+#: A part of a combined title must reach this model probability to decide: the first when it
+#: names a role (``CTO``, ``Head of Product``), the second otherwise (``Finance``); an OTHER part
+#: must name a role and reach the second.
+PART_MIN_PROBA = (0.5, 0.8)
+#: An OTHER part decides only if it names a role (``COO``, ``Head of Growth``), not a place or company.
+_ROLE_WORD = re.compile(r"\b(?:c[a-z]{1,2}o|chief|officer|head|director|manager|lead|vp|vice president|partner|"
+                        r"leiter\w*|directeur|directrice|director[a]?|diretor[a]?|gerente|jefe|responsable)\b|"
+                        r"部長|总监|经理|負責|负责")
+
+_CEO = (r"\bceo\b|\bchief executive\b|\bpdg\b|\bpresident directeur general\b|\bpresidente ejecutivo\b|"
+        r"\bvorstandsvorsitzende|\bconsejero delegado\b|\bdiretor presidente\b|代表取締役|最高経営責任者|"
+        r"首席执行官|(?<!副)社長|(?<!副)总裁")
+_NOT_THE_CEO = (r"\b(?:assistant|assistente|asistente|assistentin|secretary|secretaria|secretaire|sekretar\w*|"
+                r"chief of staff|office|advisor|adviser)\b|\b(?:to|for|of|du|de|del|der|des) (?:the |la |le )?"
+                r"(?:ceo|pdg)\b|秘書|秘书|助理")
+_HEAD = (r"\bco ?founder\b|\bfounder\b|\bcofundador[a]?\b|\bfundador[a]?\b|\bco fundador[a]?\b|\bfondat(?:eur|rice)\b|"
+         r"\bcofondat(?:eur|rice)\b|\b(?:mit)?grunder(?:in)?\b|\bsocio fundador\b|\bsocio fundadora\b|"
+         r"(?:^|\b(?:business|company|co|sole|shop|store|agency|practice|firm|franchise|restaurant) )owner\b|"
+         r"\binhaber(?:in)?\b|"
+         r"\bmanaging (?:director|partner)\b|\bexecutive director\b|\bgeneral manager\b|"
+         r"(?<!vice )\bpresident(?:e|a)?\b|\bchair(?:man|woman|person)\b|\b(?:board )chair\b|^chair$|\bgeschaftsfuhrer(?:in)?\b|"
+         r"\bdirect(?:eur|rice) general[e]?\b|\bdirector[a]? general\b|\bdiretor[a]? geral\b|"
+         r"\bgerente general\b|\bdirector[a]? ejecutiv[oa]\b|\bdiretor[a]? executiv[oa]\b|\bgerant[e]?\b|"
+         r"\bdirigeant[e]?\b|\bpropietari[oa]\b|\bproprietari[oa]\b|\bdueno\b|\bdona\b|"
+         r"共同創業者|創業者|创始人|联合创始人|董事长|総経理|总经理|代表|オーナー")
+_SPLIT = re.compile(r"\s*(?:&|/|\||,|;|\+| and | und | et | e | y | - |兼|・)\s*")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule of the decision order (see the module docstring)."""
+
+    name: str
+    persona: str | None
+    description: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("missing", "OTHER", "no title: empty, no letter, or a placeholder (n/a, unknown, tbd, -)"),
+    Rule("unrecognized_script", "OTHER", "letters mostly in a script without training titles"),
+    Rule("chief_executive", "CEO", "names the CEO (not an assistant or office of the CEO)"),
+    Rule("head_with_function", None, "company-head word plus a function: the function's persona"),
+    Rule("head_of_company", "CEO", "company-head word (founder, owner, managing director, ...) alone"),
+    Rule("unrecognized_words", "OTHER", "no word of the title occurs in the training titles"),
+)
+_CEO_RX, _NOT_CEO_RX, _HEAD_RX = re.compile(_CEO), re.compile(_NOT_THE_CEO), re.compile(_HEAD)
+
+
+def _base_rule(norm: str) -> str | None:
+    """``missing``/``unrecognized_script``/``chief_executive``/``head`` or ``None``."""
+    if not norm or PLACEHOLDER.match(norm):
+        return "missing"
+    script = title_script(norm)
+    if script == "none":
+        return "missing"
+    if script == "other":
+        return "unrecognized_script"
+    if _CEO_RX.search(norm) and not _NOT_CEO_RX.search(norm):
+        return "chief_executive"
+    if _HEAD_RX.search(norm) and not _NOT_CEO_RX.search(norm):
+        return "head"
+    return None
+
+
+def match_rule(title) -> Rule | None:
+    """The rule of :data:`RULES` that decides ``title`` before the model, or ``None``.
+
+    ``head`` titles are reported as ``head_of_company`` (whether a function part takes over
+    needs the fitted model: see :meth:`PersonaClassifier.classify`); ``unrecognized_words``
+    needs the training vocabulary and is not reported here.
+    """
+    name = _base_rule(normalize_title(title))
+    if name is None:
+        return None
+    name = "head_of_company" if name == "head" else name
+    return next(r for r in RULES if r.name == name)
+
+
+class PersonaClassifier(ClassifierMixin, BaseEstimator):
+    """Job title -> persona with a calibrated confidence (see the module docstring).
+
+    Parameters
+    ----------
+    threshold : model probability below which the answer is ``OTHER`` (``model_abstained``).
+    review_threshold : confidence below which ``needs_review`` is true.
+    use_rules : apply the rules 3-5 (``False``: the model alone, for evaluation; ``missing`` and
+        ``unrecognized_script`` always apply).
+    C : inverse regularization strength of the logistic regression.
+    calibration : ``"isotonic"`` or ``"sigmoid"`` (``CalibratedClassifierCV(method=...)``).
+    cv : folds of the calibration.
+    ensemble : average the ``cv`` calibrated fits (``CalibratedClassifierCV(ensemble=...)``).
+    char_ngrams : character n-gram lengths of the ``char_wb`` features.
+
+    Attributes
+    ----------
+    model_ : the fitted ``CalibratedClassifierCV`` over a ``Pipeline`` (features -> logistic).
+    classes_ : personas seen in ``fit``.
+    vocabulary_ : the content tokens of the training titles (for ``unrecognized_words``).
+    rule_precision_ : dict rule name -> measured precision on the training titles.
+    rule_counts_ : dict rule name -> (hits, fires) on the training titles.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
+                 use_rules: bool = True, C: float = 10.0, class_weight=None, calibration: str = "isotonic",
+                 cv: int = 5, ensemble: bool = True, char_ngrams: tuple = (1, 6)):
+        self.threshold = threshold
+        self.review_threshold = review_threshold
+        self.use_rules = use_rules
+        self.C = C
+        self.class_weight = class_weight
+        self.calibration = calibration
+        self.cv = cv
+        self.ensemble = ensemble
+        self.char_ngrams = char_ngrams
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit the calibrated text model on titles ``X`` and personas ``y``; measure the rules."""
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion, Pipeline
+        from threadpoolctl import threadpool_limits
+
+        for name in ("threshold", "review_threshold"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise MofInputError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise MofInputError(f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}")
+        norm = [normalize_title(t) for t in _as_list(X)]
+        y = np.asarray(_as_list(y), dtype=object)
+        if len(norm) != len(y) or not len(y):
+            raise MofInputError(f"X and y must be non-empty and of the same length ({len(norm)} vs {len(y)})")
+        bad = ~np.isin(y, PERSONAS)
+        if bad.any():
+            raise MofInputError(f"unknown persona (allowed: {', '.join(PERSONAS)})", column="persona",
+                                row=int(np.flatnonzero(bad)[0]) + 1, value=y[bad][0])
+        keep = np.array([_base_rule(t) not in ("missing", "unrecognized_script") for t in norm])
+        texts = [t for t, k in zip(norm, keep) if k]
+        features = FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2),
+                                     sublinear_tf=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams), sublinear_tf=True,
+                                     min_df=2)),
+        ])
+        base = Pipeline([("features", features),
+                         ("logreg", LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000))])
+        model = CalibratedClassifierCV(base, method=self.calibration, cv=self.cv, ensemble=self.ensemble)
+        # BLAS threads only add contention on these small sparse problems
+        counts: dict = {}
+        for t in texts:
+            for w in _strip_noise(t).split():
+                counts[w] = counts.get(w, 0) + 1
+        self.word_counts_ = counts
+        with threadpool_limits(limits=1):
+            self.model_ = model.fit([self._text(t) for t in texts], y[keep])
+        self.classes_ = self.model_.classes_
+        self.vocabulary_ = frozenset(tok for t in texts for tok in content_tokens(model_text(t)))
+        self.char_vocabulary_ = frozenset(g for t in texts for g in char_grams(t))
+        self.rule_precision_, self.rule_counts_ = {}, {}
+        out = self._decide(norm, measure=False)
+        for r in RULES[2:]:
+            fired = (out["rule"] == r.name).to_numpy()
+            hits = int((out["persona"].to_numpy()[fired] == y[fired]).sum())
+            n = int(fired.sum())
+            self.rule_counts_[r.name] = (hits, n)
+            self.rule_precision_[r.name] = (hits + 1) / (n + 2)
+        self.rule_precision_["unrecognized_words"] = self._oov_precision(texts, y[keep])
+        return self
+
+    def _oov_precision(self, texts, y) -> float:
+        """Precision of ``unrecognized_words``: over folds, titles none of whose content tokens
+        occur in the other folds, share labeled OTHER (Laplace-smoothed)."""
+        idx = np.arange(len(texts)) % self.cv
+        toks = [set(content_tokens(model_text(t))) for t in texts]
+        grams = [char_grams(t) for t in texts]
+        hits = n = 0
+        for f in range(self.cv):
+            vocab = set().union(*(toks[i] for i in np.flatnonzero(idx != f)))
+            gvocab = set().union(*(set(grams[i]) for i in np.flatnonzero(idx != f)))
+            for i in np.flatnonzero(idx == f):
+                if toks[i] & vocab:
+                    continue
+                if not grams[i] or np.mean([g in gvocab for g in grams[i]]) < 0.5:
+                    n += 1
+                    hits += y[i] == "OTHER"
+        self.rule_counts_["unrecognized_words"] = (int(hits), int(n))
+        return (hits + 1) / (n + 2)
+
+    # -- prediction --------------------------------------------------------------------------
+    def predict_proba(self, X) -> np.ndarray:
+        """The calibrated model's probabilities (columns in ``classes_``), rules not applied."""
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba([self._text(normalize_title(t)) for t in _as_list(X)])
+
+    def classify(self, X) -> pd.DataFrame:
+        """One row per title: ``persona``, ``confidence``, ``rule``, ``needs_review``.
+
+        Each distinct normalized title is classified once and the result joined back, so the
+        cost grows with the number of distinct titles, not of rows; the result equals
+        classifying row by row.
+        """
+        check_is_fitted(self, "model_")
+        titles = _as_list(X)
+        raw_codes, raw_uniques = pd.factorize(pd.Series(titles, dtype=object), use_na_sentinel=True)
+        norm_of_raw = [normalize_title(t) for t in raw_uniques]
+        norm_codes, norm_uniques = pd.factorize(pd.Series(norm_of_raw + [""], dtype=object))
+        per_norm = self._decide(list(norm_uniques), measure=True)
+        # rows with a missing value (code -1) map to the appended empty title
+        row_norm = np.where(raw_codes >= 0, norm_codes[np.maximum(raw_codes, 0)], norm_codes[-1])
+        out = per_norm.iloc[row_norm].reset_index(drop=True)
+        return out.astype({"persona": "str", "rule": "str"})
+
+    def predict(self, X) -> np.ndarray:
+        """Persona per title (see :meth:`classify`)."""
+        return self.classify(X)["persona"].to_numpy(dtype=object)
+
+    def _decide(self, norm: list[str], *, measure: bool) -> pd.DataFrame:
+        n = len(norm)
+        persona = np.full(n, "OTHER", dtype=object)
+        conf = np.zeros(n)
+        rule = np.full(n, "", dtype=object)
+        todo, heads = [], []
+        for i, t in enumerate(norm):
+            r = _base_rule(t)
+            if r in ("missing", "unrecognized_script"):
+                rule[i] = r
+            elif self.use_rules and r == "chief_executive":
+                persona[i], rule[i] = "CEO", r
+            elif self.use_rules and r == "head":
+                heads.append(i)
+            elif self.use_rules and self._unrecognized(t):
+                rule[i] = "unrecognized_words"
+            else:
+                todo.append(i)
+        if heads:
+            self._decide_heads(norm, heads, persona, rule)
+        if todo:
+            with _one_thread():
+                proba = self.model_.predict_proba([self._text(norm[i]) for i in todo])
+            lab, p, abstained = self._choose(proba)
+            idx = np.array(todo)
+            persona[idx], conf[idx] = lab, p
+            rule[idx] = np.where(abstained, "model_abstained", "model")
+        if measure:
+            for name, p in self.rule_precision_.items():
+                conf[rule == name] = p
+        review = (conf < self.review_threshold) & (rule != "missing") | (rule == "unrecognized_script")
+        return pd.DataFrame({"persona": persona, "confidence": conf, "rule": rule, "needs_review": review})
+
+    def _choose(self, proba):
+        """Persona, confidence and 'abstained' per row of calibrated probabilities.
+
+        The most probable persona other than OTHER is chosen when its probability reaches
+        ``threshold`` (even if OTHER is more probable: a persona email to a likely persona is
+        the analyst's call, flagged by ``needs_review``); otherwise OTHER, with the probability
+        of OTHER as confidence. 'abstained': the model's top class was a persona below the
+        threshold.
+        """
+        classes = list(self.classes_)
+        k_other = classes.index("OTHER") if "OTHER" in classes else None
+        masked = proba.copy()
+        if k_other is not None:
+            masked[:, k_other] = -1.0
+        best = masked.argmax(axis=1)
+        p_best = proba[np.arange(len(proba)), best]
+        p_other = proba[:, k_other] if k_other is not None else np.zeros(len(proba))
+        take = p_best >= self.threshold
+        lab = np.where(take, self.classes_[best], "OTHER")
+        conf = np.where(take, p_best, p_other)
+        abstained = ~take & (p_best > p_other)
+        return lab, conf, abstained
+
+    def _text(self, norm: str) -> str:
+        """What the model reads: the title without region words and a leading acting/interim
+        (:func:`_strip_noise`), every Latin word of at least 4 letters seen at most twice in the
+        training titles replaced by its spelling correction (a training word of the same first
+        letter seen at least 10 times as often, with difflib similarity at least 0.8; the most
+        similar, ties to the more frequent: ``prodcut`` -> ``product``, ``councel`` ->
+        ``counsel``), then :func:`model_text`."""
+        words = [self._correct(w) if len(w) >= 4 and w.isascii() and w.isalpha()
+                 and self.word_counts_.get(w, 0) <= 2 else w for w in _strip_noise(norm).split()]
+        return model_text(" ".join(w for w in words if w))
+
+    def _correct(self, word: str) -> str | None:
+        cache = self.__dict__.setdefault("_corrections", {})
+        if word not in cache:
+            index = self.__dict__.get("_by_initial")
+            if index is None:
+                index = {}
+                for w, n in self.word_counts_.items():
+                    if w.isascii() and w.isalpha() and len(w) >= 3:
+                        index.setdefault(w[0], []).append(w)
+                self.__dict__["_by_initial"] = index
+            import difflib
+
+            floor = 10 * max(self.word_counts_.get(word, 0), 1)   # a rare word next to a common one is a typo
+            cands = [w for w in index.get(word[0], []) if abs(len(w) - len(word)) <= 2 and w != word
+                     and self.word_counts_[w] >= floor]
+            close = difflib.get_close_matches(word, cands, n=5, cutoff=0.8)
+            best = max(close, key=lambda w: (round(difflib.SequenceMatcher(None, word, w).ratio(), 3),
+                                             self.word_counts_[w]), default=None)
+            cache[word] = best or word
+        return cache[word]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_corrections", None)
+        state.pop("_by_initial", None)
+        return state
+
+    def _unrecognized(self, norm: str) -> bool:
+        """No content token known, and fewer than half of the character 4-grams known."""
+        if set(content_tokens(self._text(norm))) & self.vocabulary_:
+            return False
+        grams = char_grams(norm)
+        return not grams or np.mean([g in self.char_vocabulary_ for g in grams]) < 0.5
+
+    def _decide_heads(self, norm, heads, persona, rule) -> None:
+        parts, owner = [], []
+        for i in heads:
+            rest = _HEAD_RX.sub(" & ", norm[i])
+            for p in _SPLIT.split(rest):
+                p = " ".join(w for w in p.split() if w not in ("of", "de", "du", "des", "del", "da", "do", "der"))
+                if content_tokens(p) and not self._unrecognized(p):
+                    parts.append(p)
+                    owner.append(i)
+        best = {}
+        if parts:
+            with _one_thread():
+                proba = self.model_.predict_proba([self._text(p) for p in parts])
+            for i, part, row in zip(owner, parts, proba):
+                k = int(row.argmax())
+                lab, p = self.classes_[k], float(row[k])
+                role = bool(_ROLE_WORD.search(part))
+                if lab == "OTHER" and not role:
+                    continue
+                need = PART_MIN_PROBA[0] if lab != "OTHER" and role else PART_MIN_PROBA[1]
+                if p >= need and p > best.get(i, ("", 0.0))[1]:
+                    best[i] = (lab, p)
+        for i in heads:
+            if i in best:
+                persona[i], rule[i] = best[i][0], "head_with_function"
+            else:
+                persona[i], rule[i] = "CEO", "head_of_company"
+
+
+_REGION = frozenset("emea apac amer americas latam dach nordics benelux europe european asia anz uk us usa "
+                    "global worldwide".split())
+_NOISE = re.compile(r"^(?:acting|interim)\s+|\bnorth america\b|\bsouth america\b|\blatin america\b")
+
+
+def _strip_noise(norm: str) -> str:
+    """The normalized title without region words (``emea``, ``north america``, ...) and a leading
+    ``acting``/``interim``: they say where or how long, never which function. A title made only
+    of them is kept as it is."""
+    out = " ".join(w for w in _NOISE.sub(" ", norm).split() if w not in _REGION)
+    return out or norm
+
+
+class _one_thread:
+    def __enter__(self):
+        from threadpoolctl import threadpool_limits
+
+        self._ctx = threadpool_limits(limits=1)
+        return self._ctx.__enter__()
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def _as_list(X) -> list:
+    if isinstance(X, (str, bytes)):
+        raise MofInputError("expected a list of job titles, got a single string")
+    if isinstance(X, pd.DataFrame):
+        X = X.iloc[:, 0]
+    return list(X)
