@@ -190,16 +190,18 @@ def guardrails(events: pd.DataFrame, *, control: str, arm: str = "arm", assignme
     u = labels(ev, unit, source).to_numpy()
     a = labels(ev, arm_col, source if arm_col == arm else "assignments").to_numpy()
     kind = labels(ev, "event", source).to_numpy()
-    frame = pd.DataFrame({"u": u, "a": a, "e": kind})
-    per_unit = frame.drop_duplicates(["u", "a"])
-    twice = per_unit["u"].duplicated(keep=False)
-    if twice.any():
-        uid = per_unit.loc[twice, "u"].iloc[0]
-        i = int(np.flatnonzero((u == uid))[0])
-        raise MofInputError(f"{unit} {uid!r} appears in two arms", source=source, column=arm_col if arm_col == arm
-                            else "company_id", row=i + 1, value=a[i])
+    uc, _ = pd.factorize(u)
+    ac, arm_values = pd.factorize(a)
+    n_units, n_arms = int(uc.max()) + 1 if len(uc) else 0, len(arm_values)
+    pairs = np.unique(uc.astype("int64") * n_arms + ac)  # distinct (unit, arm)
+    if len(np.unique(pairs // n_arms)) < len(pairs):
+        uid_code = pairs[np.flatnonzero(np.diff(pairs // n_arms) == 0)[0]] // n_arms
+        i = int(np.flatnonzero(uc == uid_code)[0])
+        j = int(np.flatnonzero((uc == uid_code) & (ac != ac[i]))[0])
+        raise MofInputError(f"{unit} {u[i]!r} appears in two arms ({a[i]!r} and {a[j]!r})", source=source,
+                            column=arm_col if arm_col == arm else "company_id", row=j + 1, value=a[j])
     control = str(control)
-    arms = list(dict.fromkeys(per_unit["a"]))
+    arms = [str(x) for x in arm_values]
     if control not in arms:
         raise MofInputError(f"control arm {control!r} has no email events (arms with events: "
                             f"{', '.join(arms[:10]) or 'none'}); a no-email holdout has no guardrail rates",
@@ -207,16 +209,21 @@ def guardrails(events: pd.DataFrame, *, control: str, arm: str = "arm", assignme
     if len(arms) < 2:
         raise MofInputError(f"only one arm ({control!r}) has email events: nothing to compare", source=source)
     order = [control] + sorted(x for x in arms if x != control)
-    relevant = {denominator, *kinds.values()}
-    recip = frame.loc[frame["e"].isin(relevant)].drop_duplicates(["u", "a"])
-    n_arm = recip.groupby("a").size().reindex(order, fill_value=0)
-    has = frame.drop_duplicates(["u", "a", "e"])
+    unit_arm = np.empty(n_units, dtype="int64")
+    unit_arm[uc] = ac
+
+    def per_arm(mask) -> pd.Series:
+        """Distinct units among the rows in ``mask``, counted by arm."""
+        units = np.unique(uc[mask])
+        return pd.Series(np.bincount(unit_arm[units], minlength=n_arms), index=arms).reindex(order)
+
+    n_arm = per_arm(np.isin(kind, [denominator, *kinds.values()]))
 
     from statsmodels.stats.proportion import proportion_confint
 
     rows = []
     for g, e in kinds.items():
-        cnt = has.loc[has["e"] == e].groupby("a").size().reindex(order, fill_value=0)
+        cnt = per_arm(kind == e)
         x0, n0 = int(cnt[control]), int(n_arm[control])
         for lv in order:
             x, n = int(cnt[lv]), int(n_arm[lv])

@@ -312,18 +312,24 @@ class SequentialPath:
         return "<p>" + str(self).replace("\n", "<br>") + "</p>" + self.final().to_html(index=False)
 
 
+def _utc_ns(ts: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch, UTC (naive ones are taken as UTC)."""
+    ts = ts.dt.tz_convert("UTC").dt.tz_localize(None) if ts.dt.tz is not None else ts
+    return ts.astype("datetime64[ns]").to_numpy().astype("int64")
+
+
 def _look_cutoffs(times: pd.Series, looks, source) -> tuple[np.ndarray, np.ndarray, list]:
-    """(sorted unit keys, cutoff keys, look labels); a unit is in a look when key <= cutoff."""
+    """(unit keys, cutoff keys, look labels); a unit is in a look when key <= cutoff."""
     if pd.api.types.is_datetime64_any_dtype(times.dtype):
-        ts = times.dt.tz_convert("UTC") if times.dt.tz is not None else times.dt.tz_localize("UTC")
-        keys = ts.astype("datetime64[ns, UTC]").to_numpy().astype("datetime64[ns]").astype("int64")
+        keys = _utc_ns(times)
         if looks is None:
-            days = ts.dt.floor("D")
-            labels_ = pd.date_range(days.min(), days.max(), freq="D")
-            cut = (labels_ + pd.Timedelta(days=1)).as_unit("ns").asi8 - 1
-            return keys, np.asarray(cut, dtype="int64"), [d.date() for d in labels_]
-        lk = pd.to_datetime(pd.Series(list(looks)), utc=True)
-        return keys, lk.astype("datetime64[ns, UTC]").to_numpy().astype("datetime64[ns]").astype("int64"), list(looks)
+            day = 86_400 * 10**9
+            first, last = keys.min() // day, keys.max() // day
+            days = np.arange(first, last + 1, dtype="int64")
+            labels_ = [d.date() for d in pd.to_datetime(days * day, unit="ns")]
+            return keys, (days + 1) * day - 1, labels_
+        lk = pd.Series(pd.to_datetime(list(looks), utc=True))
+        return keys, _utc_ns(lk), list(looks)
     if pd.api.types.is_numeric_dtype(times.dtype) and not pd.api.types.is_bool_dtype(times.dtype):
         keys = times.to_numpy(dtype="float64")
         if looks is None:
