@@ -99,12 +99,3 @@ def pick_metric(values: np.ndarray, metric: str | None, column: str, source: str
         raise MofInputError("a rate needs a binary (0/1) outcome", source=source, column=column, row=i + 1,
                             value=float(values[i]))
     return metric
-
-
-def fmt(v, spec: str = ".4g") -> str:
-    """A number for text output; NaN as ``nan``."""
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    return "nan" if not math.isfinite(f) and math.isnan(f) else format(f, spec)

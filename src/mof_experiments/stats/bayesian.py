@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -344,7 +344,7 @@ def bayesian_readout(data: pd.DataFrame, *, arm: str, outcome: str, control: str
     a = labels(data, arm, source)
     y = numeric(data, outcome, source)
     metric = pick_metric(y, metric, outcome, source)
-    names = list(dict.fromkeys(a))
+    names = [str(v) for v in a.unique()]
     if str(control) not in names:
         raise MofInputError(f"control value {control!r} not found (values: {', '.join(names[:10])})",
                             source=source, column=arm)

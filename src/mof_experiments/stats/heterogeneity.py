@@ -17,13 +17,15 @@ never called significant.
 
 Interaction (heterogeneity) test
 --------------------------------
-Does the effect differ between cells? On the cells that are not low data, the saturated
-linear model ``y ~ cell + cell:treated`` (one intercept and one treatment effect per cell;
-statsmodels ``OLS``, heteroskedasticity-robust ``HC2`` covariance) and a Wald test that all
-cells' treatment effects are equal (``K - 1`` degrees of freedom, chi-square). In the saturated
-model ``HC2`` gives each cell-arm its own sample variance, so the statistic is Cochran's
-``Q = sum_k w_k (lift_k - lift_w)^2``, ``w_k = 1 / SE_k^2`` with Welch standard errors: it tests
-the effect **on the scale of the table** (rate differences). For rates this is the linear
+Does the effect differ between cells? On the cells that are not low data: the Wald test that
+all cells' treatment effects are equal in the saturated linear model ``y ~ cell +
+cell:treated`` (one intercept and one treatment effect per cell) with heteroskedasticity-robust
+``HC2`` covariance, chi-square on ``K - 1`` degrees of freedom. In the saturated model ``HC2``
+gives each cell-arm its own sample variance, so the statistic is Cochran's ``Q = sum_k w_k
+(lift_k - lift_w)^2`` with ``w_k = 1 / SE_k^2`` (Welch standard errors), which is how it is
+computed (statsmodels ``combine_effects(...).test_homogeneity()``; the test suite checks it
+against statsmodels ``OLS(...).fit(cov_type="HC2").wald_test``). It tests the effect **on the
+scale of the table** (rate differences). For rates this is the linear
 probability model; a logit model would test odds ratios instead, which differ between cells
 with different base rates even when the rate difference does not.
 
@@ -127,28 +129,38 @@ def _cell_mean(y1: np.ndarray, y0: np.ndarray, alpha: float) -> dict:
 
 
 def interaction_test(y: np.ndarray, treated: np.ndarray, cell: np.ndarray) -> tuple[float, int, float]:
-    """Wald test that the treatment effect is the same in every cell.
+    """Test that the treatment effect is the same in every cell.
 
-    Saturated OLS ``y ~ 0 + cell + cell:treated`` with HC2 covariance (statsmodels), and the
-    chi-square Wald test of ``tau_k - tau_1 = 0`` for ``k = 2..K``. Returns ``(statistic, df,
-    p_value)``. Every cell needs units in both arms and some variation in one of them.
+    Cochran's ``Q = sum_k w_k (lift_k - lift_w)^2`` on the cells' differences in means with
+    ``w_k = 1 / (var_T,k / n_T,k + var_C,k / n_C,k)`` (sample variances, ``ddof=1``) and
+    ``lift_w`` their ``w``-weighted mean, against chi-square with ``K - 1`` degrees of freedom
+    (statsmodels ``combine_effects(...).test_homogeneity()``). This is exactly the Wald test of
+    equal ``cell:treated`` coefficients in the saturated OLS ``y ~ 0 + cell + cell:treated``
+    with HC2 covariance (``tests/test_stats_heterogeneity.py`` checks it against statsmodels
+    ``OLS``), computed from the cell summaries rather than by fitting ``n`` rows.
+    Returns ``(statistic, df, p_value)``. Every cell needs at least two units in each arm and
+    some variation in one of them.
     """
-    import statsmodels.api as sm
+    from statsmodels.stats.meta_analysis import combine_effects
 
+    y = np.asarray(y, dtype="float64")
+    t = np.asarray(treated).astype(bool)
     codes, uniq = pd.factorize(pd.Series(cell), sort=True)
     k = len(uniq)
     if k < 2:
         raise MofInputError("the interaction test needs at least two cells")
-    d = np.zeros((len(y), 2 * k))
-    d[np.arange(len(y)), codes] = 1.0
-    t = np.asarray(treated, dtype="float64")
-    d[np.arange(len(y)), k + codes] = t
-    res = sm.OLS(np.asarray(y, dtype="float64"), d).fit(cov_type="HC2")
-    r = np.zeros((k - 1, 2 * k))
-    r[:, k] = -1.0
-    r[np.arange(k - 1), k + 1 + np.arange(k - 1)] = 1.0
-    w = res.wald_test(r, use_f=False, scalar=True)
-    return float(w.statistic), k - 1, float(w.pvalue)
+    lift, var = np.empty(k), np.empty(k)
+    for j in range(k):
+        a, b = y[(codes == j) & t], y[(codes == j) & ~t]
+        if len(a) < 2 or len(b) < 2:
+            raise MofInputError(f"cell {uniq[j]!r} needs at least two units in each arm for the interaction test")
+        lift[j] = a.mean() - b.mean()
+        var[j] = a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)
+    if np.any(var <= 0):
+        raise MofInputError(f"cell {uniq[int(np.flatnonzero(var <= 0)[0])]!r} has no variation in either arm")
+    with np.errstate(invalid="ignore", divide="ignore"):  # its random-effects part, unused here
+        h = combine_effects(lift, var, method_re="chi2").test_homogeneity()
+    return float(h.statistic), int(h.df), float(h.pvalue)
 
 
 def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: str, treatment: str | None = None,
@@ -176,7 +188,7 @@ def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: s
         raise MofConfigError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
     check_columns(data, [arm, outcome, by], source)
     a = labels(data, arm, source)
-    arms = list(dict.fromkeys(a))
+    arms = [str(v) for v in a.unique()]
     control = str(control)
     if control not in arms:
         raise MofInputError(f"control value {control!r} not found (values: {', '.join(arms[:10])})",

@@ -377,7 +377,7 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
         raise MofInputError("missing arrival time", source=source, column=time, row=i + 1, value=None)
     metric = pick_metric(y, metric, outcome, source)
     control = str(control)
-    arms = list(dict.fromkeys(a))
+    arms = [str(v) for v in a.unique()]
     if control not in arms:
         raise MofInputError(f"control value {control!r} not found (values: {', '.join(arms[:10])})",
                             source=source, column=arm)

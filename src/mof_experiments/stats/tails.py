@@ -6,7 +6,8 @@ Winsorizing
 ``lower_q``, every value below the ``lower_q``-quantile at it). The quantile is computed
 **once over all arms pooled** (a cap per arm would move the arms differently and bias the
 comparison) and over the **non-zero** values only, as Statsig does: most units of an email
-metric are 0, and a quantile over all units would cap every buyer at 0. numpy's default
+metric are 0, and a quantile over all units would cap every buyer at 0. For the same reason
+the lower cap applies to non-zero values only (a zero stays 0). numpy's default
 (linear) quantile. Default ``q`` = :data:`DEFAULT_WINSORIZE_Q` = 0.99: the top 1% of the
 non-zero values are capped. Statsig's default is 0.999, made for millions of users; at our
 sizes (hundreds to thousands of non-zero companies) it barely moves an outlier: among 45,000
@@ -30,7 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mof_experiments.errors import MofConfigError, MofInputError
+from mof_experiments.errors import MofConfigError
 from mof_experiments.stats._checks import check_alpha, check_columns, finite_array, labels, numeric
 
 #: Default upper quantile of :func:`winsorize` (of the non-zero values, all arms pooled).
@@ -71,7 +72,7 @@ def winsorize(values, q: float = DEFAULT_WINSORIZE_Q, *, lower_q: float | None =
     ----------
     values : one number per unit, all arms together.
     q : upper quantile in (0, 1); default 0.99.
-    lower_q : optional lower quantile in (0, q).
+    lower_q : optional lower quantile in (0, q); raises non-zero values below it.
 
     Returns
     -------
@@ -92,7 +93,7 @@ def winsorize(values, q: float = DEFAULT_WINSORIZE_Q, *, lower_q: float | None =
         out = np.minimum(out, upper)
         if lower_q is not None:
             lower = float(np.quantile(nz, lower_q))
-            out = np.maximum(out, lower)
+            out = np.where(out != 0, np.maximum(out, lower), out)
     return Winsorized(out, q, lower_q, upper, lower, int((out != y).sum()), len(nz),
                       float(y.mean()) if len(y) else np.nan, float(out.mean()) if len(out) else np.nan)
 
