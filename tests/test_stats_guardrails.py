@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binom, norm
+from scipy.stats import norm
 from statsmodels.stats import proportion as smp
 
 from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.stats.guardrails import guardrail_sample_size, guardrail_test, guardrails
-from mof_experiments.stats.studies import guardrail_events, guardrail_study
+from mof_experiments.stats.studies import guardrail_events, guardrail_flag_probability, guardrail_study
 
 
 def _events(rows):
@@ -117,25 +117,29 @@ def test_sample_size_is_the_textbook_formula():
     assert (guardrail_sample_size(0.005), guardrail_sample_size(0.005, power=0.95)) == (5098, 6442)
 
 
-def _exact_flag_rate(n, p_t, p_c, alpha=0.05):
-    """P(flagged) summed over every (x_t, x_c) with probability > 1e-13."""
-    k = np.arange(n + 1)
-    wt, wc = binom.pmf(k, n, p_t), binom.pmf(k, n, p_c)
-    kt, kc = k[wt > 1e-13], k[wc > 1e-13]
-    xt, xc = np.meshgrid(kt, kc, indexing="ij")
-    p = guardrail_test(xt.ravel(), n, xc.ravel(), n, alpha=alpha)[0]
-    w = np.outer(wt[wt > 1e-13], wc[wc > 1e-13]).ravel()
-    low = (xt.ravel() + xc.ravel()) < 5  # guardrails() calls these "low data", never breached
-    return float((w * ((p < alpha) & ~low)).sum())
+def test_exact_flag_probability_by_hand():
+    # 2 recipients per arm: never 5 events, never flagged
+    assert guardrail_flag_probability(2, 0.9, 0.1) == 0.0
+    # 30 per arm, p_t = 1, p_c = 0: the outcome is (30, 0) for sure, and it is flagged
+    assert guardrail_flag_probability(30, 1.0, 0.0) == pytest.approx(1.0)
+    # 40 per arm at 15% vs 10%: the sum of P(x_t) P(x_c) over the flagged outcomes, by a double loop
+    from scipy.stats import binom
+
+    total = 0.0
+    for xt in range(41):
+        for xc in range(41):
+            if xt + xc >= 5 and guardrail_test(xt, 40, xc, 40)[0][0] < 0.05:
+                total += binom.pmf(xt, 40, 0.15) * binom.pmf(xc, 40, 0.1)
+    assert guardrail_flag_probability(40, 0.15, 0.1) == pytest.approx(total, abs=1e-10)
 
 
 @pytest.mark.parametrize("base", [0.03, 0.005])
 def test_exact_level_and_power_at_the_documented_sizes(base):
     n90, n95 = guardrail_sample_size(base), guardrail_sample_size(base, power=0.95)
-    assert _exact_flag_rate(n90, base, base) <= 0.05  # a null arm: 0.047 (3%), 0.046 (0.5%)
-    assert _exact_flag_rate(n95, base, base) <= 0.05
-    assert _exact_flag_rate(n90, 2 * base, base) >= 0.90  # a doubling: 0.904, 0.903
-    assert _exact_flag_rate(n95, 2 * base, base) >= 0.95  # 0.952, 0.953
+    assert guardrail_flag_probability(n90, base, base) <= 0.05  # a null arm: 0.047 (3%), 0.046 (0.5%)
+    assert guardrail_flag_probability(n95, base, base) <= 0.05
+    assert guardrail_flag_probability(n90, 2 * base, base) >= 0.90  # a doubling: 0.904, 0.903
+    assert guardrail_flag_probability(n95, 2 * base, base) >= 0.95  # 0.952, 0.953
 
 
 @pytest.mark.slow
@@ -146,7 +150,7 @@ def test_planted_doubling_is_flagged_and_a_null_arm_is_not():
     doubled = guardrail_study(runs=1000, n_per_arm=n, base=0.03, ratio=2.0, seed=21)
     null = guardrail_study(runs=1000, n_per_arm=n, base=0.03, ratio=1.0, seed=22)
     assert doubled >= 0.90
-    exact_null = _exact_flag_rate(n, 0.03, 0.03)
+    exact_null = guardrail_flag_probability(n, 0.03, 0.03)
     assert exact_null <= 0.05
     assert abs(null - exact_null) < 3 * math.sqrt(exact_null * (1 - exact_null) / 1000)  # the simulation agrees
 
