@@ -102,6 +102,12 @@ def test_guardrail_inputs_are_checked():
         guardrails(ev.drop(columns="event"), control="control")
     with pytest.raises(MofConfigError, match="margins: unknown guardrail 'open_rate'"):
         guardrails(ev.iloc[2:], control="treatment", margins={"open_rate": 0.1})
+    with pytest.raises(MofConfigError, match="margins: give a number or"):
+        guardrails(ev.iloc[2:], control="treatment", margins="x")
+    with pytest.raises(MofConfigError, match="margins: bounce_rate must be a number"):
+        guardrails(ev.iloc[2:], control="treatment", margins={"bounce_rate": "high"})
+    with pytest.raises(MofInputError, match="^no rows$"):
+        guardrails(ev.iloc[:0], control="control")
     with pytest.raises(MofConfigError, match="need 0 < base_rate < ratio"):
         guardrail_sample_size(0.6, ratio=2)
 

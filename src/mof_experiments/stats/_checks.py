@@ -37,9 +37,11 @@ def check_positive(value: float, name: str) -> float:
 
 
 def check_columns(data: pd.DataFrame, columns, source: str | None = None) -> None:
-    """Every name in ``columns`` is a column of ``data``."""
+    """``data`` is a non-empty DataFrame and every name in ``columns`` is one of its columns."""
     if not isinstance(data, pd.DataFrame):
         raise MofInputError(f"expected a pandas DataFrame, got {type(data).__name__}", source=source)
+    if len(data) == 0:
+        raise MofInputError("no rows", source=source)
     for col in columns:
         if col not in data.columns:
             raise MofInputError(f"column not found (columns: {', '.join(map(str, data.columns))})",

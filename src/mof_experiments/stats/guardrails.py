@@ -102,14 +102,19 @@ class GuardrailResult:
 
 def _margins(margins, names) -> dict[str, float]:
     if margins is None:
-        return {g: 0.0 for g in names}
-    if isinstance(margins, (int, float)):
-        return {g: float(margins) for g in names}
+        margins = 0.0
+    if isinstance(margins, (int, float)) and not isinstance(margins, bool):
+        margins = {g: margins for g in names}
+    if not isinstance(margins, Mapping):
+        raise MofConfigError(f"margins: give a number or {{guardrail: margin}}, got {margins!r}")
     out = {g: 0.0 for g in names}
-    for k, v in dict(margins).items():
+    for k, v in margins.items():
         if k not in names:
             raise MofConfigError(f"margins: unknown guardrail {k!r} (guardrails: {', '.join(names)})")
-        out[k] = float(v)
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            raise MofConfigError(f"margins: {k} must be a number, got {v!r}") from None
     for k, v in out.items():
         if not (np.isfinite(v) and -1 < v < 1):
             raise MofConfigError(f"margins: {k} must be a rate difference between -1 and 1, got {v!r}")

@@ -199,6 +199,8 @@ def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: s
             raise MofConfigError(f"{len(others)} treatment arms ({', '.join(others[:10])}): name one with treatment=")
         treatment = others[0]
     treatment = str(treatment)
+    if treatment == control:
+        raise MofConfigError(f"treatment and control are the same arm ({control!r})")
     if treatment not in others:
         raise MofInputError(f"treatment value {treatment!r} not found (values: {', '.join(arms[:10])})",
                             source=source, column=arm)

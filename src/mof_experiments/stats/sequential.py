@@ -333,8 +333,8 @@ def _look_cutoffs(times: pd.Series, looks, source) -> tuple[np.ndarray, np.ndarr
     if pd.api.types.is_numeric_dtype(times.dtype) and not pd.api.types.is_bool_dtype(times.dtype):
         keys = times.to_numpy(dtype="float64")
         if looks is None:
-            u = np.unique(keys)
-            return keys, u, u.tolist()
+            u = np.unique(times.to_numpy())  # labels in the column's own type (day 13, not 13.0)
+            return keys, u.astype("float64"), u.tolist()
         return keys, np.asarray(list(looks), dtype="float64"), list(looks)
     raise MofInputError(f"arrival time must be a timestamp or a number, got dtype {times.dtype}", source=source,
                         column=times.name)
