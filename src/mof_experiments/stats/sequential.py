@@ -4,7 +4,7 @@ Why
 ---
 A fixed-horizon 95% interval is right if it is read once, at a sample size fixed in advance.
 Read every morning, the chance that it excludes the true difference on *some* morning is far
-above 5% (about 25% over 30 daily looks: ``benchmarks/sequential_study.py``). A **confidence
+above 5% (28-31% over 30 daily looks: ``benchmarks/sequential_study.py``). A **confidence
 sequence** is a band ``C_t`` at every sample size ``t`` with, asymptotically,
 ``P(the true difference is inside C_t at every t) >= 1 - alpha``: it may be read as often as
 one likes, and an experiment may be stopped as soon as the band excludes 0.
