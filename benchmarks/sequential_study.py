@@ -1,6 +1,6 @@
 """Acceptance studies of issue 15's statistics; prints tables (no asserts).
 
-    .venv/bin/python benchmarks/sequential_study.py            # all studies, 1,000 runs each (about 5 min)
+    .venv/bin/python benchmarks/sequential_study.py            # all studies (about 15 min on a loaded 2-core machine)
     .venv/bin/python benchmarks/sequential_study.py --runs 200 --only peeking
 
 1. Daily peeking: simulated A/A and A/B experiments read every day for 30 days. Share of runs
