@@ -101,6 +101,32 @@ def test_uplift_at_k_by_hand():
         uplift_at_k(Y, S, T, k=0.5)
 
 
+def test_uplift_at_k_share_counts_floor_without_float_error():
+    # 5,000 ranked units alternating treated/control; the top 700 are treated converters and
+    # control non-converters (uplift exactly 1), unit 701 is a treated non-converter.
+    n = 5000
+    u = np.arange(n, 0, -1).astype(float)
+    t = (np.arange(n) % 2 == 0).astype(int)
+    y = np.where(np.arange(n) < 700, t, 0)
+    assert 0.14 * n != 700  # 700.0000000000001: ceil counted 701 units, floor of the float 700
+    assert uplift_at_k(y, u, t, k=0.14) == 1.0  # 700 units (was 350/351 - 0/350 = 0.99715)
+    assert uplift_at_k(y, u, t, k=700) == 1.0
+    # k=0.29 of 100: the float product is 28.999999999999996, a naive int() counts 28; the rule counts 29
+    # top 28: 14 treated and 14 control converters (uplift 0); 29th: a treated non-converter
+    # (14/15 - 14/14); 30th: a control non-converter (14/15 - 14/15 = 0)
+    y2 = np.r_[np.ones(28), 0, 0, np.zeros(70)]
+    t2 = np.r_[np.arange(28) % 2, 1, 0, np.arange(70) % 2].astype(int)
+    u2 = np.arange(100, 0, -1).astype(float)
+    assert uplift_at_k(y2, u2, t2, k=0.29) == pytest.approx(14 / 15 - 1.0)
+    # by hand, 7 units and k=0.5: floor(3.5) = 3 units (scikit-uplift int(7 * 0.5)), ceil would take 4
+    y3, t3 = np.array([1, 0, 0, 1, 1, 0, 0]), np.array([1, 0, 1, 0, 1, 0, 1])
+    u3 = np.arange(7, 0, -1).astype(float)
+    assert uplift_at_k(y3, u3, t3, k=0.5) == pytest.approx(0.5 - 0.0)  # top 3: t=[1,0,1], y=[1,0,0]
+    assert uplift_at_k(y3, u3, t3, k=0.5, strategy="by_group") == pytest.approx(1 / 2 - 0.0)  # top 2 of 4 treated, top 1 of 3 control
+    with pytest.raises(MofInputError, match="selects no unit"):
+        uplift_at_k(y3, u3, t3, k=0.1)
+
+
 def test_uplift_by_percentile_counts_and_rates():
     y = np.array([1, 1, 0, 0, 1, 0, 0, 0])
     t = np.array([1, 0, 1, 0, 1, 0, 1, 0])

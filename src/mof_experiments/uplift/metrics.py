@@ -133,17 +133,27 @@ def uplift_auc_score(y_true, uplift, treatment) -> float:
 def uplift_at_k(y_true, uplift, treatment, *, k: float | int = 0.3, strategy: str = "overall") -> float:
     """Observed uplift (treated rate - control rate) among the top ``k`` by score.
 
-    ``k``: a share in (0, 1] or a count. ``strategy``: ``overall`` (top k of all units, then
-    split by arm; both arms must be present) or ``by_group`` (top k share/count of each arm
-    separately).
+    ``k``: a share in (0, 1] (a float) or a count (an int). ``strategy``: ``overall`` (top k of
+    all units, then split by arm; both arms must be present) or ``by_group`` (top k share/count
+    of each arm separately).
+
+    A share selects ``floor(k * m)`` units of the ``m`` ranked (scikit-uplift 0.5.1's rule,
+    ``int(n_samples * k)``), where a product within 1e-9 (relative) of a whole number counts as
+    that number, so float error cannot add or drop a unit: ``k=0.14`` of 5,000 units is 700
+    (``0.14 * 5000`` is ``700.0000000000001`` in floating point) and ``k=0.29`` of 100 is 29
+    (``28.999999999999996``). A share that selects no unit is an error.
     """
     y, u, t = _check(y_true, uplift, treatment, binary_y=False)
     n = len(y)
 
     def count(m):
         if isinstance(k, (float, np.floating)) and 0 < k <= 1:
-            return max(int(np.ceil(k * m)), 1)
-        if isinstance(k, (int, np.integer)) and 1 <= k <= m:
+            exact = float(k) * m
+            c = int(np.floor(exact + 1e-9 * max(1.0, exact)))
+            if c < 1:
+                raise MofInputError(f"k={k!r} of {m} units selects no unit (floor({exact:g}) = 0): use a larger k")
+            return c
+        if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= m:
             return int(k)
         raise MofInputError(f"k must be a share in (0, 1] or a count in 1..{m}, got {k!r}")
 
