@@ -27,10 +27,10 @@ demo: venv
 	$(BIN)/mof segment --workspace $(WORKSPACE)
 	$(BIN)/mof report run --workspace $(WORKSPACE) --out reports --jobs 2
 
-## Check the architecture (import-linter contracts), then run the whole test suite
+## Check the architecture (import-linter contracts), then run the whole test suite on 2 workers
 test: venv
 	$(BIN)/lint-imports
-	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 ## The fast lane: every test not marked slow or spark, on 2 workers (under a minute)
 test-fast: venv

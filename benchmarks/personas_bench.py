@@ -20,12 +20,13 @@ import pandas as pd
 
 
 def simulated_titles(n: int, seed: int) -> list[str]:
-    from mof_experiments.simulate import PERSONA_SHARES, _title
+    from mof_experiments.simulate import PERSONA_SHARES
+    from mof_experiments.simulate.draws import draw_title
 
     rng = np.random.default_rng(seed)
     names = np.array(list(PERSONA_SHARES))
     p = np.array(list(PERSONA_SHARES.values()))
-    return [_title(x, rng) for x in names[rng.choice(len(names), size=n, p=p / p.sum())]]
+    return [draw_title(x, rng) for x in names[rng.choice(len(names), size=n, p=p / p.sum())]]
 
 
 def main(argv=None) -> int:

@@ -171,13 +171,14 @@ def test_normalization_keeps_every_script_and_strips_latin_accents_only():
 
 def test_the_simulators_titles_are_classified_as_planted():
     """The simulator's generator (prefixes, suffixes, case, typos) on 5,000 contacts: >= 0.99."""
-    from mof_experiments.simulate import PERSONA_SHARES, _title
+    from mof_experiments.simulate import PERSONA_SHARES
+    from mof_experiments.simulate.draws import draw_title
 
     rng = np.random.default_rng(11)
     names = np.array(list(PERSONA_SHARES))
     p = np.array(list(PERSONA_SHARES.values()))
     truth = names[rng.choice(len(names), size=5000, p=p / p.sum())]
-    out = classify_titles([_title(x, rng) for x in truth])
+    out = classify_titles([draw_title(x, rng) for x in truth])
     assert (out["persona"].to_numpy() == truth).mean() >= 0.99
 
 

@@ -98,7 +98,7 @@ def draw_activity(cfg: SimConfig, co: pd.DataFrame, rng: np.random.Generator) ->
     return out
 
 
-def _title(persona: str, rng: np.random.Generator) -> str:
+def draw_title(persona: str, rng: np.random.Generator) -> str:
     t = TITLES[persona][rng.integers(len(TITLES[persona]))]
     if not t:
         return t
@@ -124,7 +124,7 @@ def draw_contacts(cfg: SimConfig, co: pd.DataFrame, rng: np.random.Generator) ->
     personas = np.array(list(PERSONA_SHARES))
     probs = np.array(list(PERSONA_SHARES.values()))
     persona = personas[rng.choice(len(personas), size=m, p=probs / probs.sum())]
-    titles = [_title(p, rng) for p in persona]
+    titles = [draw_title(p, rng) for p in persona]
     first = np.array(FIRST)[rng.integers(0, len(FIRST), m)]
     last = np.array(LAST)[rng.integers(0, len(LAST), m)]
     slug = co["name"].str.lower().str.replace(" ", "", regex=False).to_numpy()[comp]
