@@ -208,7 +208,7 @@ def test_sequential_inputs_are_checked():
         sequential_path(df, arm="arm", outcome="y", time="day", control="control", n_expected=0)
     with pytest.raises(MofConfigError, match="alpha must be between 0 and 1"):
         compare_sequential([1, 0], [0, 1], n_expected=10, alpha=1.5)
-    with pytest.raises(MofInputError, match="column 'when': column not found"):
+    with pytest.raises(MofInputError, match="missing column\\(s\\) when"):
         sequential_path(df, arm="arm", outcome="y", time="when", control="control", n_expected=10)
     with pytest.raises(MofInputError, match="control value 'ctrl' not found"):
         sequential_path(df, arm="arm", outcome="y", time="day", control="ctrl", n_expected=10)

@@ -63,12 +63,10 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.stats._checks import (check_alpha, check_columns, check_positive, finite_array, labels,
-                                           numeric, pick_metric)
+from mof_experiments.checks import (check_alpha, check_positive, finite_array, labels, numeric, pick_metric,
+                                    require_columns)
+from mof_experiments.stats.comparison import low_data
 
-#: A comparison is flagged ``low_data`` below these counts (per arm).
-LOW_DATA_N = 30
-LOW_DATA_EVENTS = 5
 #: Pseudo-count added to the events (and twice to n) in a rate's variance only.
 RATE_VARIANCE_PSEUDOCOUNT = 0.5
 
@@ -220,11 +218,9 @@ class SequentialResult:
 
 
 def _low_data(metric: str, n, events, n0, events0) -> np.ndarray:
-    n, events, n0, events0 = (np.asarray(a, dtype="float64") for a in (n, events, n0, events0))
-    low = (n < LOW_DATA_N) | (n0 < LOW_DATA_N)
-    if metric == "rate":
-        low |= (np.minimum(events, n - events) < LOW_DATA_EVENTS) | (np.minimum(events0, n0 - events0) < LOW_DATA_EVENTS)
-    return low
+    """Either arm is low data (:func:`~mof_experiments.stats.comparison.low_data`)."""
+    rate = metric == "rate"
+    return np.asarray(low_data(n, events if rate else None)) | np.asarray(low_data(n0, events0 if rate else None))
 
 
 def compare_sequential(y, y0, *, n_expected: float, metric: str | None = None,
@@ -368,7 +364,7 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
     """
     alpha = check_alpha(alpha)
     rho = mixture_rho(n_expected, alpha)
-    check_columns(data, [arm, outcome, time], source)
+    require_columns(data, [arm, outcome, time], source, nonempty=True)
     a = labels(data, arm, source)
     y = numeric(data, outcome, source)
     t = data[time]
@@ -428,4 +424,4 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
 
 
 __all__ = ["mixture_rho", "mixture_boundary", "sequential_interval", "compare_sequential", "SequentialResult",
-           "sequential_path", "SequentialPath", "LOW_DATA_N", "LOW_DATA_EVENTS", "RATE_VARIANCE_PSEUDOCOUNT"]
+           "sequential_path", "SequentialPath", "RATE_VARIANCE_PSEUDOCOUNT"]

@@ -107,12 +107,13 @@ def guardrail_flag_probability(n_per_arm: int, p_treatment: float, p_control: fl
     breach, with ``n_per_arm`` recipients per arm and true rates ``p_treatment``, ``p_control``:
     the sum over every outcome ``(x_t, x_c)`` of the two binomial arms (probability > 1e-13
     each) of its probability times the decision of
-    :func:`~mof_experiments.stats.guardrails.guardrail_test` (fewer than ``MIN_EVENTS`` events
+    :func:`~mof_experiments.stats.guardrails.guardrail_test` (fewer than ``LOW_DATA_EVENTS`` events
     in all: low data, never a breach). The level when the rates are equal, the power otherwise.
     """
     from scipy.stats import binom
 
-    from mof_experiments.stats.guardrails import MIN_EVENTS, guardrail_test
+    from mof_experiments.stats.comparison import LOW_DATA_EVENTS
+    from mof_experiments.stats.guardrails import guardrail_test
 
     k = np.arange(int(n_per_arm) + 1)
     wt, wc = binom.pmf(k, n_per_arm, p_treatment), binom.pmf(k, n_per_arm, p_control)
@@ -120,7 +121,7 @@ def guardrail_flag_probability(n_per_arm: int, p_treatment: float, p_control: fl
     xt, xc = (a.ravel() for a in np.meshgrid(kt, kc, indexing="ij"))
     p = guardrail_test(xt, n_per_arm, xc, n_per_arm, margin=margin, alpha=alpha)[0]
     w = np.outer(wt[wt > 1e-13], wc[wc > 1e-13]).ravel()
-    return float((w * ((p < alpha) & (xt + xc >= MIN_EVENTS))).sum())
+    return float((w * ((p < alpha) & (xt + xc >= LOW_DATA_EVENTS))).sum())
 
 
 def guardrail_study(*, runs: int = 1000, n_per_arm: int = 816, base: float = 0.03, ratio: float = 2.0,
