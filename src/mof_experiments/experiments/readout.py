@@ -442,7 +442,9 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
                          "--expected-n, the planned n, before reading daily"), alpha)
     breakdowns = tuple(_breakdowns(data, arm, av, analysed, bys, levels, control, alpha, correction, src))
     guard = None
-    if email_events is not None:
+    if email_events is not None and len(email_events) == 0:
+        warns.append("no email events: no guardrails")
+    elif email_events is not None:
         require_columns(data, [unit], src)
         asg = pd.DataFrame({"company_id": data[unit].astype("str").to_numpy(), "arm": av})
         guard = guardrails(email_events, control=control, assignments=asg, alpha=alpha, source="email_events")
