@@ -24,7 +24,7 @@ from mof_experiments.stats.bayesian import (DEFAULT_BETA_PRIOR, BayesianResult, 
 from mof_experiments.stats.comparison import (COMPARISON_FIELDS, LOW_DATA_EVENTS, LOW_DATA_N, ComparisonResult,
                                               json_number, low_data)
 from mof_experiments.stats.guardrails import (GUARDRAILS, THRESHOLDS, GuardrailResult, guardrail_sample_size,
-                                              guardrail_test, guardrails, threshold_test)
+                                              guardrail_test, guardrails, threshold_sample_size, threshold_test)
 from mof_experiments.stats.heterogeneity import CORRECTIONS, MISSING_CELL, Breakdown, breakdown, interaction_test
 from mof_experiments.stats.means import MeanComparison, compare_means, cuped
 from mof_experiments.stats.power import SampleSize, mde_mean, mde_proportion, sample_size
@@ -42,7 +42,7 @@ __all__ = ["wilson_interval", "compare_proportions", "ProportionComparison", "co
            "mixture_rho", "mixture_boundary", "sequential_interval", "compare_sequential", "SequentialResult",
            "sequential_path", "SequentialPath",
            "bayesian_rates", "bayesian_means", "bayesian_readout", "BayesianResult", "DEFAULT_BETA_PRIOR",
-           "guardrails", "guardrail_test", "threshold_test", "GuardrailResult", "guardrail_sample_size", "GUARDRAILS",
+           "guardrails", "guardrail_test", "threshold_test", "threshold_sample_size", "GuardrailResult", "guardrail_sample_size", "GUARDRAILS",
            "THRESHOLDS",
            "breakdown", "Breakdown", "interaction_test", "CORRECTIONS", "MISSING_CELL",
            "winsorize", "Winsorized", "winsorize_columns", "WinsorizedFrame", "dominance", "Dominance",

@@ -416,6 +416,29 @@ def guardrail_sample_size(base_rate: float, *, ratio: float = 2.0, alpha: float 
     return int(np.ceil(n))
 
 
-__all__ = ["guardrails", "guardrail_test", "threshold_test", "GuardrailResult", "guardrail_sample_size", "GUARDRAILS",
+def threshold_sample_size(threshold: float, *, ratio: float = 2.0, alpha: float = 0.05, power: float = 0.9) -> int:
+    """Messages per arm at which a rate of ``ratio * threshold`` is flagged against
+    ``threshold`` with probability ``power`` by the one-sided test of :func:`threshold_test`.
+
+    statsmodels ``NormalIndPower().solve_power`` with ``ratio=0`` (one sample), Cohen's ``h``
+    (``proportion_effectsize``), ``alternative="larger"``, rounded up; the exact test's power
+    at that size is in ``benchmarks/README.md``.
+    """
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    alpha = check_alpha(alpha)
+    power = check_alpha(power, "power")
+    threshold, ratio = float(threshold), float(ratio)
+    if not (0 < threshold < ratio * threshold < 1):
+        raise MofConfigError(f"need 0 < threshold < ratio * threshold < 1, got threshold={threshold!r}, "
+                             f"ratio={ratio!r}")
+    h = proportion_effectsize(ratio * threshold, threshold)
+    n = NormalIndPower().solve_power(effect_size=h, nobs1=None, alpha=alpha, power=power, ratio=0,
+                                     alternative="larger")
+    return int(np.ceil(n))
+
+
+__all__ = ["guardrails", "guardrail_test", "threshold_test", "threshold_sample_size", "GuardrailResult", "guardrail_sample_size", "GUARDRAILS",
            "THRESHOLDS", "COMPARISON_CONTROL", "COMPARISON_THRESHOLDS", "STATUS_OK", "STATUS_BREACHED",
            "STATUS_LOW_DATA"]
