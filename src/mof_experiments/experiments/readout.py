@@ -445,8 +445,17 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
     if email_events is not None and len(email_events) == 0:
         warns.append("no email events: no guardrails")
     elif email_events is not None:
-        require_columns(data, [unit], src)
-        asg = pd.DataFrame({"company_id": data[unit].astype("str").to_numpy(), "arm": av})
+        if unit not in data.columns:
+            raise MofInputError(f"guardrails join email_events to the units by {unit!r}, which is not a column "
+                                f"(found: {', '.join(map(str, data.columns[:12]))}); name it with --unit",
+                                source=src)
+        ids = labels(data, unit, src)
+        dup = ids.duplicated().to_numpy()
+        if dup.any():
+            i = int(np.flatnonzero(dup)[0])
+            raise MofInputError("unit appears twice: guardrails need one row per unit", source=src, column=unit,
+                                row=i + 1, value=ids.iloc[i])
+        asg = pd.DataFrame({"company_id": ids.to_numpy(), "arm": av})
         guard = guardrails(email_events, control=control, assignments=asg, alpha=alpha, source="email_events")
     return Readout(arm, control, tuple(names), alpha, correction, srm,
                    summ[cols].reset_index(drop=True), source, cuped=tuple(cup),
