@@ -394,6 +394,15 @@ def _thresholds(thresholds, kinds) -> dict[str, float]:
     return out
 
 
+def _power_inputs(alpha, power, rate, ratio, name: str) -> tuple[float, float, float, float]:
+    """Checked ``alpha``, ``power`` and a rise from ``rate`` to ``ratio * rate`` within (0, 1)."""
+    alpha, power = check_alpha(alpha), check_alpha(power, "power")
+    rate, ratio = float(rate), float(ratio)
+    if not (0 < rate < ratio * rate < 1):
+        raise MofConfigError(f"need 0 < {name} < ratio * {name} < 1, got {name}={rate!r}, ratio={ratio!r}")
+    return alpha, power, rate, ratio
+
+
 def guardrail_sample_size(base_rate: float, *, ratio: float = 2.0, alpha: float = 0.05,
                           power: float = 0.9) -> int:
     """Recipients per arm (equal arms) for a rise from ``base_rate`` to ``ratio * base_rate``
@@ -405,12 +414,7 @@ def guardrail_sample_size(base_rate: float, *, ratio: float = 2.0, alpha: float 
     """
     from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
 
-    alpha = check_alpha(alpha)
-    power = check_alpha(power, "power")
-    base_rate, ratio = float(base_rate), float(ratio)
-    if not (0 < base_rate < ratio * base_rate < 1):
-        raise MofConfigError(f"need 0 < base_rate < ratio * base_rate < 1, got base_rate={base_rate!r}, "
-                             f"ratio={ratio!r}")
+    alpha, power, base_rate, ratio = _power_inputs(alpha, power, base_rate, ratio, "base_rate")
     n = samplesize_proportions_2indep_onetail((ratio - 1) * base_rate, base_rate, power, ratio=1, alpha=alpha,
                                               alternative="larger")
     return int(np.ceil(n))
@@ -427,12 +431,7 @@ def threshold_sample_size(threshold: float, *, ratio: float = 2.0, alpha: float 
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import proportion_effectsize
 
-    alpha = check_alpha(alpha)
-    power = check_alpha(power, "power")
-    threshold, ratio = float(threshold), float(ratio)
-    if not (0 < threshold < ratio * threshold < 1):
-        raise MofConfigError(f"need 0 < threshold < ratio * threshold < 1, got threshold={threshold!r}, "
-                             f"ratio={ratio!r}")
+    alpha, power, threshold, ratio = _power_inputs(alpha, power, threshold, ratio, "threshold")
     h = proportion_effectsize(ratio * threshold, threshold)
     n = NormalIndPower().solve_power(effect_size=h, nobs1=None, alpha=alpha, power=power, ratio=0,
                                      alternative="larger")
