@@ -374,3 +374,16 @@ def test_the_simulated_experiment_read_out_every_way(sim2000_path, tmp_path):
         row["prob_beat_control"])
     assert out["guardrails"]["status"] == r.guardrails.status and out["guardrails"]["comparison"] == "thresholds"
     assert out["breakdowns"][0]["by"] == "plan" and "note: --by plan: 'plan' from companies" in q.stderr
+
+
+def test_guardrails_count_only_email_sent_after_a_companys_assignment():
+    ev = _events(100, 0, 100, 0).assign(ts=pd.Timestamp("2026-03-01", tz="UTC"))
+    early = ev[ev["event"] == "sent"].head(50).assign(event="unsubscribe", ts=pd.Timestamp("2026-01-01", tz="UTC"))
+    units = pd.DataFrame({"company_id": [f"c{i}" for i in range(100)] + [f"t{i}" for i in range(100)],
+                          "arm": ["control"] * 100 + ["treatment"] * 100, "y": [0, 1] * 100,
+                          "assigned_at": pd.Timestamp("2026-02-01", tz="UTC")})
+    s = readout(units, "arm", "y", "control", email_events=pd.concat([ev, early])).guardrails.summary
+    assert s.loc[s["guardrail"] == "unsubscribe_rate", "events"].tolist() == [0, 0]  # January's are not the test's
+    s = readout(units.drop(columns="assigned_at"), "arm", "y", "control",
+                email_events=pd.concat([ev, early])).guardrails.summary
+    assert s.loc[s["guardrail"] == "unsubscribe_rate", "events"].tolist() == [50, 0]

@@ -153,8 +153,9 @@ def readout_cmd(
     (read the `srm` and `guardrails` fields).
     """
     from mof_experiments.errors import MofConfigError
-    from mof_experiments.experiments import arm_weights, company_attribute, load_readout_input, readout
-    from mof_experiments.workspace import Workspace, read_input_file
+    from mof_experiments.experiments import (GUARDRAIL_EVENTS, arm_weights, company_attribute, load_readout_input,
+                                             readout)
+    from mof_experiments.workspace import Workspace, read_input_file, to_pandas
 
     covs = {}
     for c in cuped or []:
@@ -182,7 +183,9 @@ def readout_cmd(
             if guardrails and ev is None:
                 if not ws.has("email_events"):
                     raise MofConfigError(f"--guardrails: {ws.path} has no email_events table; give --events FILE")
-                ev = ws.read("email_events")
+                t = ws.table("email_events")  # only what the guardrails count
+                ev = to_pandas(t.filter(t.event.isin(list(GUARDRAIL_EVENTS))).select(
+                    "message_id", "contact_id", "company_id", "event", "ts"))
     result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha, correction=correction,
                      sequential=sequential, n_expected=expected_n, bayesian=bayesian,
                      winsorize=_winsorize_option(winsorize), by=by, email_events=ev, unit=unit, source=source)

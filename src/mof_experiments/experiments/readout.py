@@ -197,9 +197,9 @@ class Readout:
                 s += "  LOW DATA"
             lines.append(s)
             more = []
-            if seq and not r.is_control:
+            if seq and not r.is_control and np.isfinite(r.seq_ci_low):
                 more.append(f"always-valid [{r.seq_ci_low:+.4f}, {r.seq_ci_high:+.4f}] p={r.seq_p_value:.3g}")
-            if bay:
+            if bay and np.isfinite(r.expected_loss):
                 if not r.is_control:
                     more.append(f"P(beats control)={r.prob_beat_control:.3f}")
                 more.append(f"expected loss {r.expected_loss:.4g}")
@@ -342,7 +342,9 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
         :func:`mof_experiments.stats.breakdown`; Holm across cells by default, ``correction``).
     email_events : ``email_events`` rows of the experiment: adds the guardrails
         (:func:`mof_experiments.stats.guardrails`), each event taking its company's arm via
-        ``unit`` (the column of ``data`` matching ``email_events.company_id``).
+        ``unit`` (the column of ``data`` matching ``email_events.company_id``; events of other
+        companies are left out and, when ``data`` has ``assigned_at`` and the events ``ts``,
+        events before the company's assignment too).
     source : name of the data used in error messages.
 
     Returns
@@ -456,7 +458,12 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
             raise MofInputError("unit appears twice: guardrails need one row per unit", source=src, column=unit,
                                 row=i + 1, value=ids.iloc[i])
         asg = pd.DataFrame({"company_id": ids.to_numpy(), "arm": av})
-        guard = guardrails(email_events, control=control, assignments=asg, alpha=alpha, source="email_events")
+        events = email_events
+        if "assigned_at" in data.columns and "ts" in events.columns:  # only email sent after assignment counts
+            when = pd.Series(pd.to_datetime(data["assigned_at"], utc=True).to_numpy(), index=ids.to_numpy())
+            at = events["company_id"].astype("str").map(when)
+            events = events[at.isna().to_numpy() | (pd.to_datetime(events["ts"], utc=True) >= at).to_numpy()]
+        guard = guardrails(events, control=control, assignments=asg, alpha=alpha, source="email_events")
     return Readout(arm, control, tuple(names), alpha, correction, srm,
                    summ[cols].reset_index(drop=True), source, cuped=tuple(cup),
                    winsorized=pd.DataFrame(wrows) if wrows else None, dominance=tuple(doms),
