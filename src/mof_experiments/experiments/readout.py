@@ -39,7 +39,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mof_experiments.checks import check_alpha, check_positive, labels, numeric, require_columns
+from mof_experiments.checks import check_alpha, check_positive, labels, numeric, pick_metric, require_columns
 from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.stats import (COMPARISON_FIELDS, DEFAULT_WINSORIZE_Q, Breakdown, Dominance, GuardrailResult,
                                    SRMResult, bayesian_means, bayesian_rates, breakdown, compare_means,
@@ -384,15 +384,7 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
     rows, warns, cup, wrows, doms, priors, analysed = [], [], [], [], [], {}, {}
     for name, forced in specs.items():
         num = numeric(data, name, src)
-        binary = bool(np.isin(num, (0.0, 1.0)).all())
-        metric = forced or ("rate" if binary else "mean")
-        if metric not in ("rate", "mean"):
-            raise MofConfigError(f"metric of {name!r} must be rate or mean, got {metric!r}")
-        if metric == "rate" and not binary:
-            i = int(np.flatnonzero(~np.isin(num, (0.0, 1.0)))[0])
-            v = data[name].iloc[i]
-            raise MofInputError("a rate needs a binary (0/1) outcome", source=src, column=name, row=i + 1,
-                                value=v.item() if hasattr(v, "item") else v)
+        metric = pick_metric(num, forced, name, src)
         q = wins.get(name, wins.get("*") if metric == "mean" else None)
         if q is not None:
             if metric != "mean":
