@@ -40,6 +40,11 @@ def test_simulate_then_label_prints_stage_counts_and_time_to_production(tmp_path
     (("simulate", "--companies", "0"), "--companies must be at least 1"),
     (("simulate", "--design", "weird"), "unknown design"),
     (("ingest", "nosuchtable", "x.csv"), "unknown table"),
+    # a value of the wrong type, a missing option or command: one line too, not a traceback
+    (("simulate", "--companies", "abc"), "Invalid value for '--companies'"),
+    (("experiment", "readout", "x.csv", "--arm", "arm", "--control", "a"), "Missing option '--outcome'"),
+    (("experiment", "readout", "x.csv", "--arm", "arm", "--outcome", "y", "--control", "a", "--alpha", "abc"),
+     "Invalid value for '--alpha'"),
 ])
 def test_bad_options_give_one_line_errors(args, piece, tmp_path):
     ws = tmp_path / "w.duckdb"

@@ -158,6 +158,10 @@ def test_experiments_walkthrough_runs_as_written(tmp_path):
     (project / HILLSTROM_CSV.name).symlink_to(HILLSTROM_CSV)   # "e.g. the Hillstrom data" in the reader's folder
     out = bash("\n".join(blocks("docs/experiments.md", "bash")), project)
     assert "spring_nudge" in out
+    # the daily readout prints what the page shows, line for line
+    (printed,) = blocks("docs/experiments.md", "text")
+    for line in printed.strip().splitlines():
+        assert line in out, line
 
 
 def test_reports_walkthrough_runs_as_written(tmp_path):

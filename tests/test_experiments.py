@@ -267,7 +267,7 @@ def test_nan_outcome_is_error(ab):
 
 def test_nan_arm_is_error(ab):
     bad = ab.assign(arm=ab["arm"].where(ab.index != 4))
-    with pytest.raises(MofInputError, match="missing arm value .* row 5"):
+    with pytest.raises(MofInputError, match="column .arm.: missing value .* row 5"):
         readout(bad, "arm", "y", "c")
 
 

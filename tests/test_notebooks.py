@@ -135,6 +135,30 @@ def test_uplift_model_in_the_readout_ranks_the_true_uplift(full_run):
 
 
 @pytest.mark.slow
+def test_readout_report_shows_the_sequence_the_chance_to_win_and_the_guardrails(full_run, report_workspace):
+    from mof_experiments.experiments import experiment_data
+    from mof_experiments.sources import resolve_as_of
+    from mof_experiments.stats import guardrails
+
+    r = _heads(full_run[2], "experiment_readout")
+    true = r["true_lift_email"]  # the simulator's average effect on the enrolled companies
+    assert r["seq_ci_low"]["email"] <= true <= r["seq_ci_high"]["email"]
+    # valid at every look, the sequence is wider than the fixed-horizon interval around the same lift
+    assert r["seq_ci_low"]["email"] < r["lift_email_ci"][0] < r["lift_email"] < r["lift_email_ci"][1] \
+        < r["seq_ci_high"]["email"]
+    assert (r["prob_beat_control"]["email"] > 0.5) == (r["lift_email"] > 0) and r["expected_loss"]["email"] >= 0
+    # the simulator never emails the holdout: guardrails against the thresholds, recomputed here from the events
+    with Workspace(report_workspace, read_only=True) as ws:
+        x = experiment_data(ws, "mof_email_2026", as_of=resolve_as_of(ws, None))
+    assert set(x.email_events["arm"]) == {"email"}
+    g = guardrails(x.email_events[x.email_events["company_id"].isin(x.complete["company_id"])], control="holdout")
+    assert r["guardrail_comparison"] == "thresholds" == g.comparison and r["guardrail_status"] == g.status
+    html = (full_run[1] / "experiment_readout.html").read_text()
+    assert "Reading it every day: the confidence sequence" in html and "Guardrails: <b>" in html
+    assert "vs absolute thresholds" in html
+
+
+@pytest.mark.slow
 def test_html_report_shows_the_content_table_and_figures(full_run):
     _, run_dir, _ = full_run
     html = (run_dir / "content_optimization.html").read_text()

@@ -134,3 +134,52 @@ def test_draws_into_a_given_axes():
     fig, ax = plt.subplots()
     out = plots.funnel_stages(pd.DataFrame({"stage": ["sandbox"]}), ax=ax)
     assert out is ax
+
+
+def _band_path():
+    """A hand-made SequentialPath.summary: 4 daily looks of one arm, the first one low data."""
+    looks = [pd.Timestamp(f"2026-03-0{d}").date() for d in (1, 2, 3, 4)]
+    return pd.DataFrame({
+        "look": looks, "arm": "email", "n": [20, 200, 400, 600], "events": [4, 60, 120, 180],
+        "lift": [0.20, 0.06, 0.05, 0.05], "lift_ci_low": [-0.10, 0.01, 0.02, 0.025],
+        "lift_ci_high": [0.50, 0.11, 0.08, 0.075], "seq_ci_low": [-0.90, -0.03, 0.004, 0.01],
+        "seq_ci_high": [1.30, 0.15, 0.096, 0.09], "low_data": [True, False, False, False]})
+
+
+def test_sequential_band_draws_the_band_the_fixed_interval_and_the_lift_at_each_look():
+    import matplotlib.dates as mdates
+
+    path = _band_path()
+    ax = plots.sequential_band(path, control="holdout")
+    _labelled(ax)
+    x = mdates.date2num(pd.to_datetime(path["look"]))
+    handles, labels = ax.get_legend_handles_labels()
+    drawn = dict(zip(labels, handles))
+    # the band: the shaded polygon passes through (look, seq_ci_low) and (look, seq_ci_high) at every look
+    band = drawn["95% confidence sequence (valid at every look)"]
+    verts = {(round(a, 6), round(b, 6)) for a, b in band.get_paths()[0].vertices}
+    for xi, lo, hi in zip(x, path["seq_ci_low"], path["seq_ci_high"]):
+        assert (round(xi, 6), round(lo, 6)) in verts and (round(xi, 6), round(hi, 6)) in verts
+    # the lift line and the fixed interval's two dashed lines carry the frame's values, look by look
+    lift = drawn["cumulative lift (email - holdout)"]
+    assert np.allclose(lift.get_xydata(), np.c_[x, path["lift"]])
+    fixed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(fixed) == 2 and "95% fixed-horizon interval (valid only if read once)" in labels
+    assert np.allclose(fixed[0].get_ydata(), path["lift_ci_low"]) and np.allclose(fixed[1].get_ydata(), path["lift_ci_high"])
+    # the first look whose band excludes 0 is day 3 (seq_ci_low 0.004 > 0), named in its label
+    assert "band first excludes 0 (2026-03-03)" in labels
+    vline = drawn["band first excludes 0 (2026-03-03)"]
+    assert np.allclose(mdates.date2num(pd.to_datetime(list(vline.get_xdata()))), x[2])
+    assert "too little data (an arm < 30 units or < 5 events)" in labels
+    # the y range is the band's where there is enough data, not the first look's +-100 points
+    lo, hi = ax.get_ylim()
+    assert -0.05 < lo < -0.03 and 0.15 < hi < 0.17
+    assert ax.get_ylabel() == "lift (percentage points)" and ax.get_title().startswith("email vs holdout")
+
+
+def test_sequential_band_needs_one_arm():
+    two = pd.concat([_band_path(), _band_path().assign(arm="sms")])
+    with pytest.raises(MofInputError, match=r"path has 2 arms \(email, sms\): choose one with arm="):
+        plots.sequential_band(two)
+    ax = plots.sequential_band(two, arm="sms")
+    assert "cumulative lift (sms - control)" in ax.get_legend_handles_labels()[1]

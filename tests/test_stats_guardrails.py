@@ -97,8 +97,10 @@ def test_guardrail_inputs_are_checked():
     with pytest.raises(MofInputError, match=r"contact_id 'c1' appears in two arms \('control' and 'treatment'\)"):
         guardrails(ev, control="control")
     with pytest.raises(MofInputError, match="control arm 'holdout' has no email events"):
+        guardrails(ev.iloc[2:], control="holdout", comparison="control")
+    with pytest.raises(MofInputError, match=r"missing column\(s\) message_id"):  # thresholds count messages
         guardrails(ev.iloc[2:], control="holdout")
-    with pytest.raises(MofInputError, match="column 'event': column not found"):
+    with pytest.raises(MofInputError, match=r"missing column\(s\) event"):
         guardrails(ev.drop(columns="event"), control="control")
     with pytest.raises(MofConfigError, match="margins: unknown guardrail 'open_rate'"):
         guardrails(ev.iloc[2:], control="treatment", margins={"open_rate": 0.1})

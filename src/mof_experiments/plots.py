@@ -225,5 +225,67 @@ def uplift_by_bin(table: pd.DataFrame, *, x: str = "bin", ax=None, title: str | 
     return ax
 
 
+def sequential_band(path: pd.DataFrame, *, arm: str | None = None, control: str = "control", alpha: float = 0.05,
+                    ax=None, title: str | None = None):
+    """Cumulative lift over time with its confidence sequence and the fixed-horizon interval.
+
+    ``path`` is :attr:`mof_experiments.stats.SequentialPath.summary` as it is (one row per look
+    and arm: look, arm, lift, lift_ci_low, lift_ci_high, seq_ci_low, seq_ci_high, low_data;
+    ``events`` tells a rate from a mean); ``arm`` selects one treatment arm (required when
+    there are several); ``control`` names the control arm in the labels. Drawn: the band ``seq_ci_low``..``seq_ci_high`` (shaded, valid at
+    every look), the fixed-horizon interval (dashed lines, valid only when read once), the
+    lift (line), 0 (grey), the looks with too little data (grey span) and the first look
+    whose band excludes 0 (dotted line). The y range covers the band where there is enough
+    data (the first looks' bands can be very wide). Rates are in percentage points.
+    """
+    require_columns(path, ["look", "arm", "lift", "lift_ci_low", "lift_ci_high", "seq_ci_low", "seq_ci_high",
+                           "low_data"], "sequential path")
+    arms = list(dict.fromkeys(path["arm"].astype(str)))
+    if arm is None:
+        if len(arms) != 1:
+            raise MofInputError(f"path has {len(arms)} arms ({', '.join(arms)}): choose one with arm=",
+                                source="sequential path", column="arm")
+        arm = arms[0]
+    d = path[path["arm"].astype(str) == str(arm)].reset_index(drop=True)
+    if d.empty:
+        raise MofInputError(f"no looks for arm {arm!r} (arms: {', '.join(arms)})", source="sequential path",
+                            column="arm")
+    rate = "events" in d.columns and d["events"].notna().all()
+    x = pd.to_datetime(d["look"]) if not pd.api.types.is_numeric_dtype(d["look"]) else d["look"]
+    low = d["low_data"].to_numpy(bool)
+    level = f"{1 - alpha:.0%}"
+    ax = axes(ax, (8, 4.2))
+    ax.fill_between(x, d["seq_ci_low"], d["seq_ci_high"], color="#2a9d8f", alpha=0.25, lw=0,
+                    label=f"{level} confidence sequence (valid at every look)")
+    ax.plot(x, d["lift_ci_low"], color="#e76f51", ls="--", lw=1.2,
+            label=f"{level} fixed-horizon interval (valid only if read once)")
+    ax.plot(x, d["lift_ci_high"], color="#e76f51", ls="--", lw=1.2, label="_nolegend_")
+    ax.plot(x, d["lift"], color="#264653", lw=2, label=f"cumulative lift ({arm} - {control})")
+    ax.axhline(0, color="grey", lw=1)
+    if low.any():
+        last_low = int(np.flatnonzero(low)[-1])
+        ax.axvspan(x.iloc[0], x.iloc[min(last_low + 1, len(d) - 1)], color="0.85", alpha=0.6, lw=0,
+                   label="too little data (an arm < 30 units or < 5 events)")
+    hit = np.flatnonzero((d["seq_ci_low"].to_numpy() > 0) | (d["seq_ci_high"].to_numpy() < 0))
+    if len(hit):
+        ax.axvline(x.iloc[hit[0]], color="#264653", ls=":", lw=1.2,
+                   label=f"band first excludes 0 ({pd.Timestamp(x.iloc[hit[0]]):%Y-%m-%d})"
+                   if not pd.api.types.is_numeric_dtype(x) else f"band first excludes 0 (look {x.iloc[hit[0]]})")
+    ok = ~low if (~low).any() else np.ones(len(d), bool)
+    lo = float(np.nanmin(np.r_[d["seq_ci_low"].to_numpy()[ok], d["lift_ci_low"].to_numpy()[ok], 0.0]))
+    hi = float(np.nanmax(np.r_[d["seq_ci_high"].to_numpy()[ok], d["lift_ci_high"].to_numpy()[ok], 0.0]))
+    pad = 0.08 * (hi - lo if hi > lo else 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
+    if rate:
+        _pct_axis(ax, "y")
+    ax.set(title=title or f"{arm} vs {control}: cumulative lift, {level} confidence sequence and fixed interval",
+           xlabel="look (end of day, UTC)" if not pd.api.types.is_numeric_dtype(x) else "look",
+           ylabel="lift (percentage points)" if rate else "lift (difference of means)")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    if not pd.api.types.is_numeric_dtype(x):
+        ax.figure.autofmt_xdate()
+    return ax
+
+
 __all__ = ["axes", "funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
-           "correlation_vs_causation", "uplift_by_bin", "PALETTE"]
+           "correlation_vs_causation", "uplift_by_bin", "sequential_band", "PALETTE"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import click
+import typer
 
 from mof_experiments.cli import core, experiments, reports, segment, send  # noqa: F401 (each registers its commands)
 from mof_experiments.cli._app import app
@@ -22,14 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     except MofError as exc:
         click.echo(f"mof: error: {exc.one_line()}", err=True)
         return _exit(2)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         click.echo("mof: aborted", err=True)
         return _exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return _exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        return _exit(exc.exit_code)
+    except (click.exceptions.ClickException, typer.TyperException) as exc:
+        # a bad or missing option (typer >= 0.24 raises its own copy of click's exceptions):
+        # one line naming the option, and where to read the usage
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `mof` or `mof experiment` alone: the help
+            click.echo(msg, err=True)
+            return _exit(getattr(exc, "exit_code", 2))
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        click.echo(f"mof: error: {' '.join(str(msg).split())}{where}", err=True)
+        return _exit(getattr(exc, "exit_code", 2))
     return _exit(rv if isinstance(rv, int) else 0)
 
 

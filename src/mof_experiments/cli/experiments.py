@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from mof_experiments.cli._app import app, as_of_option, resolve_workspace, workspace_option
+from mof_experiments.cli._app import app, as_of_option, echo_err, resolve_workspace, workspace_option
 
 experiment_app = typer.Typer(help="Read out experiments (A/B/n tests) from any CSV/Parquet file or workspace table.",
                              no_args_is_help=True, rich_markup_mode=None)
@@ -68,7 +68,26 @@ def _weights(spec: Optional[str]):
         return None
     from mof_experiments.experiments import parse_arms
 
-    return parse_arms(spec)
+    return parse_arms(spec, option="--weights")
+
+
+def _winsorize_option(specs: Optional[List[str]]):
+    """``--winsorize``: ``Q`` (every mean outcome), ``COL`` (at the default quantile) or ``COL=Q``."""
+    from mof_experiments.errors import MofConfigError
+
+    out = {}
+    for spec in specs or []:
+        key, sep, q = spec.partition("=")
+        key, q = key.strip(), q.strip()
+        try:
+            float(key)
+            key, q = "*", key  # a bare quantile: every mean outcome
+        except ValueError:
+            pass
+        if sep and not q:
+            raise MofConfigError(f"--winsorize expects Q, COL or COL=Q, got {spec!r}")
+        out[key] = q or None
+    return out or None
 
 
 @experiment_app.command("readout")
@@ -77,8 +96,9 @@ def readout_cmd(
                                          "(a table of --workspace, e.g. workspace:experiment_outcomes)."),
     arm: str = typer.Option(..., "--arm", help="Column holding the arm."),
     outcome: List[str] = typer.Option(..., "--outcome",
-                                      help="Outcome column (repeatable). 0/1 columns are read as rates, others "
-                                           "as means; force with COL:rate or COL:mean."),
+                                      help="Outcome column (repeatable; a repeated outcome counts once). 0/1 columns "
+                                           "(also TRUE/FALSE) are read as rates, others as means; force with "
+                                           "COL:rate or COL:mean."),
     control: str = typer.Option(..., "--control", help="Value of --arm that is the control."),
     weights: Optional[str] = typer.Option(None, "--weights",
                                           help="Design weights for the sample-ratio test, e.g. "
@@ -89,21 +109,53 @@ def readout_cmd(
                                               help="OUTCOME=PRE_COLUMN: CUPED adjustment of a mean outcome by a "
                                                    "pre-period covariate (repeatable)."),
     correction: str = typer.Option("holm", "--correction",
-                                   help="Multiple-testing correction across arms x outcomes: holm, fdr_bh, "
-                                        "bonferroni or none."),
-    alpha: float = typer.Option(0.05, "--alpha", help="Level of the intervals and tests."),
+                                   help="Multiple-testing correction across arms x outcomes (and across the cells "
+                                        "of a breakdown): holm, fdr_bh, bonferroni or none."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the intervals and tests, between 0 and 0.5."),
+    sequential: bool = typer.Option(False, "--sequential",
+                                    help="Add always-valid confidence sequences of every lift (seq_ci_low, "
+                                         "seq_ci_high): safe to read every day."),
+    expected_n: Optional[float] = typer.Option(
+        None, "--expected-n",
+        help="With --sequential: the planned units of one comparison (treatment + control), fixed before the "
+             "experiment; the sequence is narrowest there. Default: each comparison's current n (valid for "
+             "today's read)."),
+    bayesian: bool = typer.Option(False, "--bayesian",
+                                  help="Add the chance to beat control and the expected loss of shipping each arm "
+                                       "(Beta(1,1) prior for rates, flat prior for means)."),
+    winsorize: Optional[List[str]] = typer.Option(
+        None, "--winsorize",
+        help="Cap mean outcomes at a quantile of their non-zero values (all arms pooled): Q for every mean outcome "
+             "(e.g. 0.99), COL for one outcome at 0.99, or COL=Q (repeatable)."),
+    by: Optional[List[str]] = typer.Option(
+        None, "--by",
+        help="Break every outcome down by a column (repeatable), with the interaction test and the correction "
+             "across cells. For workspace:TABLE, also a companies column (plan), 'persona' (primary persona) or "
+             "a segment name."),
+    guardrails: bool = typer.Option(False, "--guardrails",
+                                    help="Add unsubscribe, complaint and bounce rates per arm from the workspace's "
+                                         "email_events (or --events), with a one-sided test and a status."),
+    events: Optional[Path] = typer.Option(None, "--events",
+                                          help="email_events file (CSV/Parquet/JSONL) for the guardrails; implies "
+                                               "--guardrails."),
+    unit: str = typer.Option("company_id", "--unit",
+                             help="Column of the input that identifies a unit (matches email_events.company_id)."),
     as_json: bool = typer.Option(False, "--json", help="Print the machine-readable result (JSON)."),
-    workspace: Optional[Path] = workspace_option("Workspace for workspace:TABLE inputs [default: $MOF_WORKSPACE "
-                                                 "or data/mof.duckdb]"),
+    workspace: Optional[Path] = workspace_option("Workspace for workspace:TABLE inputs and --guardrails "
+                                                 "[default: $MOF_WORKSPACE or data/mof.duckdb]"),
 ):
-    """Per arm: n, rate/mean with CI, lift vs control with CI, p-values, SRM check.
+    """Per arm: n, rate/mean with CI, lift vs control with CI, p-values, SRM check; on request
+    confidence sequences, Bayesian chance to win, winsorizing, breakdowns and guardrails.
 
-    Rates: Wilson intervals, Newcomb interval of the difference, score test. Means: t intervals,
-    Welch test. Exit status 0 even when the SRM status is warning/blocking (read the `srm` field).
+    Rates: Wilson intervals, Newcomb interval of the difference, score test (Fisher's exact test
+    for a LOW DATA comparison, never called significant). Means: t intervals, Welch test.
+    Exit status 0 even when the SRM status is warning/blocking or a guardrail is breached
+    (read the `srm` and `guardrails` fields).
     """
     from mof_experiments.errors import MofConfigError
-    from mof_experiments.experiments import arm_weights, load_readout_input, readout
-    from mof_experiments.workspace import Workspace
+    from mof_experiments.experiments import (GUARDRAIL_EVENTS, arm_weights, company_attribute, load_readout_input,
+                                             readout)
+    from mof_experiments.workspace import Workspace, read_input_file, to_pandas
 
     covs = {}
     for c in cuped or []:
@@ -111,15 +163,32 @@ def readout_cmd(
             raise MofConfigError(f"--cuped expects OUTCOME=PRE_COLUMN, got {c!r}")
         k, v = c.split("=", 1)
         covs[k.strip()] = v.strip()
-    df, source = load_readout_input(file, workspace_path=resolve_workspace(workspace) if
-                                    file.startswith("workspace:") else None)
+    in_ws = file.startswith("workspace:")
+    df, source = load_readout_input(file, workspace_path=resolve_workspace(workspace) if in_ws else None)
     w = _weights(weights)
-    if w is None and file.startswith("workspace:") and "experiment_id" in df.columns \
-            and df["experiment_id"].nunique() == 1:  # the table of one experiment: its registered design
-        with Workspace(resolve_workspace(workspace), read_only=True) as ws:
-            w = arm_weights(ws, str(df["experiment_id"].iloc[0]))
-    result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha,
-                     correction=correction, source=source)
+    missing_by = [b for b in by or [] if b not in df.columns]
+    ev = read_input_file(events) if events is not None else None
+    needs_ws = (w is None and in_ws and "experiment_id" in df.columns and df["experiment_id"].nunique() == 1) \
+        or (in_ws and missing_by) or (guardrails and ev is None)
+    if needs_ws:
+        with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
+            if w is None and in_ws and "experiment_id" in df.columns and df["experiment_id"].nunique() == 1:
+                w = arm_weights(ws, str(df["experiment_id"].iloc[0]))  # the table of one experiment: its design
+            if missing_by and unit in df.columns:
+                df = df.copy()
+                for b in missing_by:
+                    values, note = company_attribute(ws, b, df[unit])
+                    df[b] = values.to_numpy()
+                    echo_err(f"mof: note: --by {b}: {note}")
+            if guardrails and ev is None:
+                if not ws.has("email_events"):
+                    raise MofConfigError(f"--guardrails: {ws.path} has no email_events table; give --events FILE")
+                t = ws.table("email_events")  # only what the guardrails count
+                ev = to_pandas(t.filter(t.event.isin(list(GUARDRAIL_EVENTS))).select(
+                    "message_id", "contact_id", "company_id", "event", "ts"))
+    result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha, correction=correction,
+                     sequential=sequential, n_expected=expected_n, bayesian=bayesian,
+                     winsorize=_winsorize_option(winsorize), by=by, email_events=ev, unit=unit, source=source)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

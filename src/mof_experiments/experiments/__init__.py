@@ -21,11 +21,14 @@ from mof_experiments.experiments.assignment import (DEFAULT_SALT, ELIGIBLE_ARM, 
                                                     assign_workspace, excluded_companies, hash_unit, parse_arms)
 from mof_experiments.experiments.holdout import (HoldoutEffect, OpenerDifference, correlation_vs_causation,
                                                  holdout_effect, opener_difference, true_holdout_effect, true_uplift)
-from mof_experiments.experiments.outcomes import (CONTACT_FEATURES, TITLE_GROUPS, ExperimentData, UpliftDesign,
-                                                  conversion_outcomes, converted_within, experiment_data,
+from mof_experiments.experiments.outcomes import (CONTACT_FEATURES, GUARDRAIL_EVENTS, TITLE_GROUPS, ExperimentData,
+                                                  UpliftDesign, company_attribute, conversion_outcomes,
+                                                  converted_within, experiment_data, experiment_email_events,
                                                   experiment_outcomes, pre_assignment_features, uplift_design,
                                                   window_complete)
-from mof_experiments.experiments.readout import READOUT_COLUMNS, Readout, load_readout_input, readout
+from mof_experiments.experiments.readout import (BAYESIAN_COLUMNS, READOUT_COLUMNS, SEQUENTIAL_COLUMNS,
+                                                 CupedAdjustment, Readout, SequentialSettings, experiment_path,
+                                                 load_readout_input, readout)
 from mof_experiments.experiments.registry import arm_weights, assignments_of, registered_arms
 from mof_experiments.stats import (SRM_BLOCKING, SRM_WARNING, MeanComparison, ProportionComparison, SampleSize,
                                    SRMResult, compare_means, compare_proportions, cuped, mde_mean, mde_proportion,
@@ -36,9 +39,11 @@ __all__ = ["DEFAULT_SALT", "GLOBAL_HOLDOUT_SALT", "HOLDOUT_ARM", "ELIGIBLE_ARM",
            "registered_arms", "arm_weights", "assignments_of",
            "compare_proportions", "ProportionComparison", "compare_means", "MeanComparison", "srm_test", "SRMResult",
            "SRM_WARNING", "SRM_BLOCKING", "mde_proportion", "mde_mean", "sample_size", "SampleSize", "cuped",
-           "readout", "Readout", "READOUT_COLUMNS", "load_readout_input",
+           "readout", "Readout", "READOUT_COLUMNS", "SEQUENTIAL_COLUMNS", "BAYESIAN_COLUMNS", "SequentialSettings",
+           "CupedAdjustment", "experiment_path", "load_readout_input",
            "converted_within", "window_complete", "pre_assignment_features", "conversion_outcomes",
-           "experiment_outcomes", "ExperimentData", "experiment_data", "UpliftDesign", "uplift_design",
+           "experiment_outcomes", "ExperimentData", "experiment_data", "experiment_email_events", "GUARDRAIL_EVENTS",
+           "company_attribute", "UpliftDesign", "uplift_design",
            "TITLE_GROUPS", "CONTACT_FEATURES",
            "HoldoutEffect", "holdout_effect", "OpenerDifference", "opener_difference", "correlation_vs_causation",
            "true_uplift", "true_holdout_effect"]

@@ -52,10 +52,11 @@ def hash_unit(company_ids: Iterable[str], experiment_id: str, salt: str = DEFAUL
     return np.asarray(out, dtype=np.float64) / 2.0**64
 
 
-def parse_arms(spec: str | Mapping[str, float]) -> dict[str, float]:
+def parse_arms(spec: str | Mapping[str, float], *, option: str = "--arms") -> dict[str, float]:
     """Parse ``"control=0.2,treatment=0.8"`` (or a mapping) into normalized weights.
 
-    Weights must be positive; they are divided by their sum (``a=1,b=3`` is 25/75).
+    Weights must be positive; they are divided by their sum (``a=1,b=3`` is 25/75). Errors
+    name ``option``, the command-line option the spec came from (``--arms``, ``--weights``).
     """
     if isinstance(spec, Mapping):
         items = [(str(k), v) for k, v in spec.items()]
@@ -66,21 +67,21 @@ def parse_arms(spec: str | Mapping[str, float]) -> dict[str, float]:
             if not part:
                 continue
             if "=" not in part:
-                raise MofConfigError(f"--arms: expected NAME=WEIGHT, got {part!r} (e.g. control=0.2,treatment=0.8)")
+                raise MofConfigError(f"{option}: expected NAME=WEIGHT, got {part!r} (e.g. control=0.2,treatment=0.8)")
             k, v = part.split("=", 1)
             items.append((k.strip(), v.strip()))
     if len(items) < 2:
-        raise MofConfigError(f"--arms: need at least two arms, got {spec!r}")
+        raise MofConfigError(f"{option}: need at least two arms, got {spec!r}")
     weights: dict[str, float] = {}
     for k, v in items:
         try:
             w = float(v)
         except (TypeError, ValueError):
-            raise MofConfigError(f"--arms: weight of {k!r} is not a number: {v!r}") from None
+            raise MofConfigError(f"{option}: weight of {k!r} is not a number: {v!r}") from None
         if not k or not math.isfinite(w) or w <= 0:
-            raise MofConfigError(f"--arms: arm {k!r} needs a positive weight, got {v!r}")
+            raise MofConfigError(f"{option}: arm {k!r} needs a positive weight, got {v!r}")
         if k in weights:
-            raise MofConfigError(f"--arms: arm {k!r} given twice")
+            raise MofConfigError(f"{option}: arm {k!r} given twice")
         weights[k] = w
     total = sum(weights.values())
     return {k: w / total for k, w in weights.items()}

@@ -27,7 +27,7 @@ import pandas as pd
 from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.experiments.outcomes import converted_within, window_complete
-from mof_experiments.stats import LOW_DATA_EVENTS, LOW_DATA_N, compare_proportions
+from mof_experiments.stats import compare_proportions, low_data
 
 GROUP_COLUMNS = ("group", "arms", "n", "events", "rate", "ci_low", "ci_high", "low_data")
 
@@ -39,7 +39,7 @@ def _groups(rows: list[tuple[str, str, int, int]], *, ci_method: str = "newcomb"
     n, k = np.array([n1, n0]), np.array([k1, k0])
     summ = pd.DataFrame({"group": [g1, g0], "arms": [a1, a0], "n": n, "events": k, "rate": c.rate,
                          "ci_low": c.ci_low, "ci_high": c.ci_high,
-                         "low_data": (n < LOW_DATA_N) | (np.minimum(k, n - k) < LOW_DATA_EVENTS)})
+                         "low_data": low_data(n, k)})
     return summ[list(GROUP_COLUMNS)], c.row(0)
 
 

@@ -175,10 +175,42 @@ def experiment_outcomes(source, experiment_id: str, *, as_of: datetime, window_d
     return df
 
 
+#: The ``email_events`` kinds an experiment's guardrails count (``sent`` is the denominator).
+GUARDRAIL_EVENTS = ("sent", "bounce", "unsubscribe", "complaint")
+
+
+def experiment_email_events(source, experiment_id: str, *, as_of: datetime) -> pd.DataFrame:
+    """The experiment's email events that its guardrails count, with each company's arm.
+
+    Rows of ``email_events`` of :data:`GUARDRAIL_EVENTS` kinds, of companies assigned to
+    ``experiment_id`` before ``as_of``, at or after the company's ``assigned_at`` and before
+    ``as_of`` (one Ibis expression). Columns: message_id, contact_id, company_id, event, ts,
+    arm. Empty (same columns) when the source has no ``email_events``.
+    """
+    import ibis
+
+    from mof_experiments.workspace import to_pandas
+
+    cols = ["message_id", "contact_id", "company_id", "event", "ts", "arm"]
+    if not source.has("email_events") or not source.has("assignments"):
+        return pd.DataFrame(columns=cols)
+    cutoff = ibis.literal(pd.Timestamp(as_of).to_pydatetime(), type="timestamp('UTC')")
+    asg = source.table("assignments")
+    asg = asg.filter((asg.experiment_id == experiment_id) & (asg.assigned_at < cutoff)).select(
+        "company_id", "arm", "assigned_at")
+    ev = source.table("email_events")
+    ev = ev.filter(ev.event.isin(list(GUARDRAIL_EVENTS)) & (ev.ts < cutoff)).select(
+        "message_id", "contact_id", "company_id", "event", "ts")
+    j = ev.join(asg, "company_id")
+    j = j.filter(j.ts >= j.assigned_at).select(*cols)
+    return to_pandas(j.order_by(["ts", "message_id", "event"])).reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class ExperimentData:
     """An experiment as of a date: ``outcomes`` (:func:`conversion_outcomes`), ``features``
-    (:func:`pre_assignment_features`) and the registered design ``weights`` (None if absent)."""
+    (:func:`pre_assignment_features`), the registered design ``weights`` (None if absent) and
+    ``email_events`` (:func:`experiment_email_events`: what its guardrails count)."""
 
     experiment_id: str
     as_of: datetime
@@ -186,6 +218,7 @@ class ExperimentData:
     outcomes: pd.DataFrame = field(repr=False)
     features: pd.DataFrame = field(repr=False)
     weights: dict | None = None
+    email_events: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def enrolled(self) -> int:
@@ -210,7 +243,62 @@ def experiment_data(source, experiment_id: str, *, as_of: datetime, window_days:
         outcomes=conversion_outcomes(source, experiment_id, as_of=as_of, window_days=window_days,
                                      min_success=min_success),
         features=pre_assignment_features(source, experiment_id, as_of=as_of),
-        weights=arm_weights(source, experiment_id))
+        weights=arm_weights(source, experiment_id),
+        email_events=experiment_email_events(source, experiment_id, as_of=as_of))
+
+
+def company_attribute(source, name: str, company_ids) -> tuple[pd.Series, str]:
+    """A per-company column to break a readout down by, read from the workspace.
+
+    ``name`` is looked up in this order:
+
+    - a column of ``companies`` (``plan``, ``size``, ...): the value as recorded;
+    - ``persona``: the company's **primary persona**, the persona (``personas`` table, written
+      by ``mof segment``) held by most of its contacts, ties broken in the order PM, GC, CSO,
+      CFO, CEO, DEV, OTHER (the specialised stakeholder first); a company without contacts
+      has none (missing). Job titles do not change with the arm, so it is pre-assignment;
+    - a segment of the ``segments`` table (e.g. ``stuck_on_errors``): ``in`` / ``not in``.
+      Segments are computed as of the last ``mof segment`` run, often after assignment, when
+      the email may have moved a company in or out: the returned note says so.
+
+    Returns ``(values, note)``: a Series indexed like ``company_ids`` (in that order) and a
+    sentence saying where the values came from.
+    """
+    from mof_experiments.schema import PERSONAS
+    from mof_experiments.workspace import to_pandas
+
+    def read(table: str) -> pd.DataFrame:
+        return to_pandas(source.table(table))
+
+    ids = pd.Index(pd.Series(list(company_ids), dtype="str"))
+    where = str(getattr(source, "path", "workspace"))
+    if source.has("companies"):
+        co = read("companies")
+        if name in co.columns and name != "company_id":
+            s = co.assign(company_id=co["company_id"].astype("str")).set_index("company_id")[name]
+            return s.reindex(ids), f"{name!r} from companies"
+    if name == "persona":
+        if not (source.has("personas") and source.has("contacts")):
+            raise MofInputError("breakdown by persona needs the personas table: run `mof segment` first",
+                                source=where, column="persona")
+        per = read("personas")[["contact_id", "persona"]].merge(read("contacts")[["contact_id", "company_id"]],
+                                                                 on="contact_id")
+        per["company_id"] = per["company_id"].astype("str")
+        rank = {p: i for i, p in enumerate(PERSONAS)}
+        counts = per.groupby(["company_id", "persona"]).size().rename("k").reset_index()
+        counts["rank"] = counts["persona"].map(rank).fillna(len(rank))
+        top = counts.sort_values(["company_id", "k", "rank"], ascending=[True, False, True]).drop_duplicates(
+            "company_id").set_index("company_id")["persona"]
+        return top.reindex(ids), "primary persona (most contacts; ties: PM, GC, CSO, CFO, CEO, DEV, OTHER)"
+    if source.has("segments"):
+        seg = read("segments")
+        if name in set(seg["segment"].astype("str")):
+            members = set(seg.loc[seg["segment"].astype("str") == name, "company_id"].astype("str"))
+            vals = pd.Series(np.where(ids.isin(list(members)), "in", "not in"), index=ids)
+            return vals, (f"segment {name!r} (in / not in) as of the last `mof segment` run: a segment measured "
+                          "after assignment may itself be moved by the email")
+    raise MofInputError(f"no column, persona or segment named {name!r} to break down by (companies columns, "
+                        "'persona', or a segment of the segments table)", source=where, column=name)
 
 
 @dataclass(frozen=True)
@@ -250,5 +338,6 @@ def uplift_design(outcomes: pd.DataFrame, features: pd.DataFrame, control: str, 
 
 
 __all__ = ["converted_within", "window_complete", "pre_assignment_features", "conversion_outcomes",
-           "experiment_outcomes", "ExperimentData", "experiment_data", "UpliftDesign", "uplift_design",
+           "experiment_outcomes", "ExperimentData", "experiment_data", "experiment_email_events", "GUARDRAIL_EVENTS",
+           "company_attribute", "UpliftDesign", "uplift_design",
            "TITLE_GROUPS", "CONTACT_FEATURES"]

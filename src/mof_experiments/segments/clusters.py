@@ -29,6 +29,7 @@ import pandas as pd
 from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.segments.behavior import FEATURES
+from mof_experiments.stats import LOW_DATA_N
 
 CLUSTER_FEATURES = ("log_calls", "log_sandbox_calls_per_day", "log_production_calls_per_day",
                     "sandbox_error_rate", "endpoint_share", "active_day_share", "log_days_since_last_call",
@@ -37,8 +38,7 @@ _NEEDED = ("calls", "sandbox_calls_per_day", "production_calls_per_day", "sandbo
            "active_days", "days_observed", "days_since_last_call")
 #: KMeans restarts per k (the best of N_INIT seeded runs is kept).
 N_INIT = 4
-#: Clusters with fewer companies than this are flagged ``low_data`` in the profile.
-LOW_DATA_N = 30
+# Clusters with fewer than LOW_DATA_N companies (the package's low-data rule) are flagged ``low_data``.
 
 
 def cluster_features(behavior: pd.DataFrame) -> np.ndarray:

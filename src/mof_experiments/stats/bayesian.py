@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.stats._checks import (check_alpha, check_columns, check_positive, labels, numeric,
+from mof_experiments.checks import (check_alpha, require_columns, check_positive, labels, numeric,
                                            pick_metric)
 
 #: Default Beta prior of a rate (uniform).
@@ -340,7 +340,7 @@ def bayesian_readout(data: pd.DataFrame, *, arm: str, outcome: str, control: str
     ``metric``: ``rate`` or ``mean`` (default ``rate`` when every value is 0/1). Arms are the
     values of ``arm``; ``control`` must be one of them.
     """
-    check_columns(data, [arm, outcome], source)
+    require_columns(data, [arm, outcome], source, nonempty=True)
     a = labels(data, arm, source)
     y = numeric(data, outcome, source)
     metric = pick_metric(y, metric, outcome, source)

@@ -19,9 +19,23 @@ import pandas as pd
 #: Fields of the difference, the same for rates and means (the readout's column names).
 COMPARISON_FIELDS = ("lift", "lift_ci_low", "lift_ci_high", "rel_lift", "rel_lift_ci_low", "rel_lift_ci_high",
                      "p_value")
-#: A comparison is flagged ``low_data`` below these counts (units; events or non-events of a rate).
+#: The low-data rule, the one set of thresholds of the package: a group (an arm, a cell) is
+#: flagged ``low_data`` with fewer than ``LOW_DATA_N`` units or, for a rate, fewer than
+#: ``LOW_DATA_EVENTS`` events or non-events (:func:`low_data`). A comparison is low data when
+#: either of its groups is; it is shown, never called significant.
 LOW_DATA_N = 30
 LOW_DATA_EVENTS = 5
+
+
+def low_data(n, events=None):
+    """The low-data rule, vectorized: ``n < LOW_DATA_N`` or, when ``events`` is given (a rate),
+    ``min(events, n - events) < LOW_DATA_EVENTS``. Returns a bool array (a bool for scalars)."""
+    n = np.asarray(n, dtype="float64")
+    low = n < LOW_DATA_N
+    if events is not None:
+        ev = np.asarray(events, dtype="float64")
+        low = low | (np.minimum(ev, n - ev) < LOW_DATA_EVENTS)
+    return bool(low) if low.ndim == 0 else low
 
 
 def json_number(value):
@@ -55,4 +69,4 @@ class ComparisonResult:
         return self.summary.to_html(index=False, float_format=lambda v: f"{v:.4g}")
 
 
-__all__ = ["COMPARISON_FIELDS", "LOW_DATA_N", "LOW_DATA_EVENTS", "ComparisonResult", "json_number"]
+__all__ = ["COMPARISON_FIELDS", "LOW_DATA_N", "LOW_DATA_EVENTS", "low_data", "ComparisonResult", "json_number"]

@@ -11,8 +11,9 @@ value is the cell ``(missing)``) gets the treatment-vs-control comparison the re
 
 The cells' p-values are corrected together (``correction``: ``holm`` by default, or ``fdr_bh``,
 ``bonferroni``, ``none``; statsmodels ``multipletests``). A cell is ``low_data`` when an arm
-has fewer than ``min_n`` units (30), for a rate fewer than ``min_events`` (5) events or
-non-events in an arm, for a mean no variation in either arm; a low-data cell is shown but
+has fewer than ``min_n`` units, for a rate fewer than ``min_events`` events or non-events in
+an arm (defaults: the package's low-data rule, ``stats.comparison.LOW_DATA_N`` = 30 and
+``LOW_DATA_EVENTS`` = 5), for a mean no variation in either arm; a low-data cell is shown but
 never called significant.
 
 Interaction (heterogeneity) test
@@ -41,10 +42,9 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.stats._checks import check_alpha, check_columns, labels, numeric, pick_metric
+from mof_experiments.checks import check_alpha, labels, numeric, pick_metric, require_columns
+from mof_experiments.stats.comparison import LOW_DATA_EVENTS, LOW_DATA_N
 
-MIN_N = 30
-MIN_EVENTS = 5
 MISSING_CELL = "(missing)"
 CORRECTIONS = ("holm", "fdr_bh", "bonferroni", "none")
 
@@ -164,8 +164,8 @@ def interaction_test(y: np.ndarray, treated: np.ndarray, cell: np.ndarray) -> tu
 
 
 def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: str, treatment: str | None = None,
-              metric: str | None = None, alpha: float = 0.05, correction: str = "holm", min_n: int = MIN_N,
-              min_events: int = MIN_EVENTS, source: str | None = None) -> Breakdown:
+              metric: str | None = None, alpha: float = 0.05, correction: str = "holm", min_n: int = LOW_DATA_N,
+              min_events: int = LOW_DATA_EVENTS, source: str | None = None) -> Breakdown:
     """Treatment effect of ``treatment`` vs ``control`` on ``outcome`` in every cell of ``by``.
 
     Parameters
@@ -186,7 +186,7 @@ def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: s
     alpha = check_alpha(alpha)
     if correction not in CORRECTIONS:
         raise MofConfigError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
-    check_columns(data, [arm, outcome, by], source)
+    require_columns(data, [arm, outcome, by], source, nonempty=True)
     a = labels(data, arm, source)
     arms = [str(v) for v in a.unique()]
     control = str(control)
@@ -247,4 +247,4 @@ def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: s
     return Breakdown(outcome, by, metric, control, treatment, alpha, correction, stat, df, p, tested, note, summ)
 
 
-__all__ = ["breakdown", "Breakdown", "interaction_test", "MIN_N", "MIN_EVENTS", "MISSING_CELL", "CORRECTIONS"]
+__all__ = ["breakdown", "Breakdown", "interaction_test", "MISSING_CELL", "CORRECTIONS"]

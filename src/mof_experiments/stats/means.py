@@ -1,8 +1,10 @@
 """Means: the comparison of an arm's mean with the control's, and CUPED.
 
 statsmodels ``DescrStatsW`` (t interval of each mean) and ``CompareMeans`` (Welch interval
-and t-test of the difference); the relative lift's interval is the delta method with a
-normal quantile.
+and t-test of the difference). The relative lift ``(m - m0) / m0`` has a **delta-method
+interval with the Welch t quantile**: ``SE^2 = s^2 / (n m0^2) + m^2 s0^2 / (n0 m0^4)`` with
+the sample variances ``s^2``, ``s0^2`` (``ddof=1``), and the quantile of Student's t with the
+Welch-Satterthwaite degrees of freedom of the difference (the same as its Welch interval).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ class MeanComparison(ComparisonResult):
 
     ``mean`` with its t interval ``ci_low`` / ``ci_high``; ``lift = mean - mean_control`` with
     the Welch interval and ``p_value`` of the Welch t-test (NaN when an arm has fewer than two
-    units or both have no variance); ``rel_lift = lift / mean_control`` with a delta-method
-    interval (NaN when the control mean is 0).
+    units or both have no variance); ``rel_lift = lift / mean_control`` with the delta-method
+    interval, Welch t quantile (module docstring; NaN when the control mean is 0 or the
+    difference has no variance).
     """
 
     n: int
@@ -57,12 +60,15 @@ def compare_means(y, y0, *, alpha: float = 0.05) -> MeanComparison:
         dlo = dhi = p = np.nan
     m, m0 = d.mean, d0.mean
     diff = m - m0
-    if m0 != 0 and len(y) > 1 and len(y0) > 1:
-        v = d.var / len(y) / m0**2 + (m**2) * d0.var / len(y0) / m0**4
-        z = stats.norm.ppf(1 - alpha / 2)
-        rel, rlo, rhi = diff / m0, diff / m0 - z * math.sqrt(v), diff / m0 + z * math.sqrt(v)
-    else:
-        rel = rlo = rhi = np.nan
+    rel = diff / m0 if m0 != 0 else np.nan
+    rlo = rhi = np.nan
+    if m0 != 0 and len(y) > 1 and len(y0) > 1 and (d.std > 0 or d0.std > 0):
+        s2, s02 = float(np.var(y, ddof=1)), float(np.var(y0, ddof=1))
+        v = s2 / len(y) / m0**2 + (m**2) * s02 / len(y0) / m0**4
+        a, b = s2 / len(y), s02 / len(y0)
+        df = (a + b) ** 2 / (a**2 / (len(y) - 1) + b**2 / (len(y0) - 1))
+        q = stats.t.ppf(1 - alpha / 2, df)
+        rlo, rhi = rel - q * math.sqrt(v), rel + q * math.sqrt(v)
     return MeanComparison(n=len(y), mean=float(m), ci_low=float(lo), ci_high=float(hi),
                           n_control=len(y0), mean_control=float(m0), lift=float(diff), lift_ci_low=float(dlo),
                           lift_ci_high=float(dhi), rel_lift=float(rel), rel_lift_ci_low=float(rlo),

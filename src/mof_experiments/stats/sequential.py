@@ -63,12 +63,10 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.stats._checks import (check_alpha, check_columns, check_positive, finite_array, labels,
-                                           numeric, pick_metric)
+from mof_experiments.checks import (check_alpha, check_positive, finite_array, labels, numeric, pick_metric,
+                                    require_columns)
+from mof_experiments.stats.comparison import low_data
 
-#: A comparison is flagged ``low_data`` below these counts (per arm).
-LOW_DATA_N = 30
-LOW_DATA_EVENTS = 5
 #: Pseudo-count added to the events (and twice to n) in a rate's variance only.
 RATE_VARIANCE_PSEUDOCOUNT = 0.5
 
@@ -89,21 +87,21 @@ def mixture_rho(n_expected: float, alpha: float = 0.05) -> float:
     return math.sqrt((x - 1.0) / n_expected)
 
 
-def mixture_boundary(t, rho: float, alpha: float = 0.05) -> np.ndarray:
+def mixture_boundary(t, rho, alpha: float = 0.05) -> np.ndarray:
     """Unit-variance half-width of the two-sided normal-mixture band after ``t`` observations.
 
     ``sqrt(2 (t rho^2 + 1) / (t^2 rho^2) * log(sqrt(t rho^2 + 1) / alpha))``; multiply by the
     per-observation standard deviation ``s``. ``inf`` where ``t < 1``.
     """
     t = np.asarray(t, dtype="float64")
-    r2 = float(rho) ** 2
+    r2 = np.asarray(rho, dtype="float64") ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         v = 2.0 * (t * r2 + 1.0) / (t**2 * r2) * np.log(np.sqrt(t * r2 + 1.0) / alpha)
         out = np.sqrt(v)
     return np.where(t >= 1, out, np.inf)
 
 
-def sequential_interval(lift, se, t, *, rho: float, alpha: float = 0.05):
+def sequential_interval(lift, se, t, *, rho, alpha: float = 0.05):
     """Band and always-valid p-value for an estimated difference, vectorized.
 
     Parameters
@@ -111,7 +109,7 @@ def sequential_interval(lift, se, t, *, rho: float, alpha: float = 0.05):
     lift : estimated difference (treatment - control).
     se : its standard error, ``sqrt(var_T / n_T + var_C / n_C)``.
     t : total units behind the estimate (``n_T + n_C``).
-    rho : tuning parameter (:func:`mixture_rho`).
+    rho : tuning parameter (:func:`mixture_rho`); an array gives each estimate its own.
 
     Returns
     -------
@@ -220,11 +218,9 @@ class SequentialResult:
 
 
 def _low_data(metric: str, n, events, n0, events0) -> np.ndarray:
-    n, events, n0, events0 = (np.asarray(a, dtype="float64") for a in (n, events, n0, events0))
-    low = (n < LOW_DATA_N) | (n0 < LOW_DATA_N)
-    if metric == "rate":
-        low |= (np.minimum(events, n - events) < LOW_DATA_EVENTS) | (np.minimum(events0, n0 - events0) < LOW_DATA_EVENTS)
-    return low
+    """Either arm is low data (:func:`~mof_experiments.stats.comparison.low_data`)."""
+    rate = metric == "rate"
+    return np.asarray(low_data(n, events if rate else None)) | np.asarray(low_data(n0, events0 if rate else None))
 
 
 def compare_sequential(y, y0, *, n_expected: float, metric: str | None = None,
@@ -300,8 +296,10 @@ class SequentialPath:
 
     def __str__(self) -> str:
         n_looks = self.summary["look"].nunique()
-        lines = [f"confidence sequence for {self.outcome!r} ({self.metric}), {n_looks} looks, "
-                 f"tuned for {self.n_expected:,.0f} units, alpha {self.alpha:g}"]
+        tuned = (f"tuned for {self.n_expected:,.0f} units" if math.isfinite(self.n_expected) else
+                 "re-tuned at each look for its n")
+        lines = [f"confidence sequence for {self.outcome!r} ({self.metric}), {n_looks} looks, {tuned}, "
+                 f"alpha {self.alpha:g}"]
         for r in self.final().itertuples():
             first = self.first_significant.get(r.arm)
             lines.append(f"  {r.arm}: lift {r.lift:+.4g} [{r.seq_ci_low:+.4g}, {r.seq_ci_high:+.4g}] at the last look"
@@ -341,7 +339,7 @@ def _look_cutoffs(times: pd.Series, looks, source) -> tuple[np.ndarray, np.ndarr
 
 
 def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, control: str,
-                    n_expected: float, looks: Sequence | None = None, metric: str | None = None,
+                    n_expected: float | str, looks: Sequence | None = None, metric: str | None = None,
                     alpha: float = 0.05, source: str | None = None) -> SequentialPath:
     """The confidence sequence (and the fixed-horizon readout) at each look over time.
 
@@ -350,7 +348,10 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
     data : one row per unit: its arm, its outcome and its arrival time (e.g. ``assigned_at``).
     arm, outcome, time : column names.
     control : the control arm's value in ``arm``; every other arm is compared with it.
-    n_expected : planned total units (all arms) at the end; the band is narrowest there.
+    n_expected : planned units of one comparison (treatment + control) at the end; the band
+        is narrowest there. ``"current"`` re-tunes the band at every look for that look's n
+        (what a reader who never fixed a plan gets from a readout run each day; its error
+        rate over 30 daily looks is measured in ``benchmarks/sequential_study.py``).
     looks : cutoffs; a look includes the units with ``time <= cutoff``. Default: the end of
         every UTC day from the first arrival to the last (timestamps), or every distinct
         value (numbers, e.g. a day index).
@@ -367,8 +368,12 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
     (use ``alpha / (number of arms - 1)`` for a family-wise guarantee).
     """
     alpha = check_alpha(alpha)
-    rho = mixture_rho(n_expected, alpha)
-    check_columns(data, [arm, outcome, time], source)
+    retune = isinstance(n_expected, str)
+    if retune and n_expected != "current":
+        raise MofConfigError(f"n_expected must be a positive number or 'current', got {n_expected!r}")
+    rho = float("nan") if retune else mixture_rho(n_expected, alpha)
+    c = mixture_rho(1.0, alpha) ** 2  # rho tuned for n is sqrt(c / n)
+    require_columns(data, [arm, outcome, time], source, nonempty=True)
     a = labels(data, arm, source)
     y = numeric(data, outcome, source)
     t = data[time]
@@ -407,7 +412,8 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
         with np.errstate(divide="ignore", invalid="ignore"):
             se = np.sqrt(v1 / n1 + v0 / n0)
         lift = m1 - m0
-        lo, hi, p = sequential_interval(lift, se, n1 + n0, rho=rho, alpha=alpha)
+        look_rho = np.sqrt(c / np.maximum(n1 + n0, 1.0)) if retune else rho
+        lo, hi, p = sequential_interval(lift, se, n1 + n0, rho=look_rho, alpha=alpha)
         flo, fhi, fp = _fixed_horizon(metric, n1, s1, v1, n0, s0, v0, alpha)
         rate = metric == "rate"
         f = pd.DataFrame({
@@ -424,8 +430,9 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
     summ = pd.concat(frames, ignore_index=True)
     order = np.argsort(np.tile(np.arange(len(cut)), len(frames)), kind="stable")
     summ = summ.iloc[order].reset_index(drop=True)
-    return SequentialPath(outcome, metric, arm, control, alpha, float(n_expected), rho, first, summ)
+    return SequentialPath(outcome, metric, arm, control, alpha, float("nan") if retune else float(n_expected), rho,
+                          first, summ)
 
 
 __all__ = ["mixture_rho", "mixture_boundary", "sequential_interval", "compare_sequential", "SequentialResult",
-           "sequential_path", "SequentialPath", "LOW_DATA_N", "LOW_DATA_EVENTS", "RATE_VARIANCE_PSEUDOCOUNT"]
+           "sequential_path", "SequentialPath", "RATE_VARIANCE_PSEUDOCOUNT"]

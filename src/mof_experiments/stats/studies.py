@@ -63,7 +63,7 @@ class PeekingStudy:
 
 
 def peeking_study(*, runs: int = 1000, n_units: int = 3000, days: int = 30, base: float = 0.10, lift: float = 0.0,
-                  metric: str = "rate", n_expected: float | None = None, alpha: float = 0.05,
+                  metric: str = "rate", n_expected: float | str | None = None, alpha: float = 0.05,
                   seed: int = 0) -> PeekingStudy:
     """Daily reading of ``runs`` simulated experiments (:func:`daily_experiment`), each read
     with :func:`~mof_experiments.stats.sequential.sequential_path` tuned for ``n_expected``
@@ -83,7 +83,8 @@ def peeking_study(*, runs: int = 1000, n_units: int = 3000, days: int = 30, base
         seq_any += bool(((s["seq_ci_low"] > 0) | (s["seq_ci_high"] < 0)).any())
         seq_cov += bool(((s["seq_ci_low"] <= lift) & (lift <= s["seq_ci_high"])).all())
         fixed_cov += bool(((s["lift_ci_low"] <= lift) & (lift <= s["lift_ci_high"])).all())
-    vals = {"runs": runs, "n_units": n_units, "n_expected": float(n_expected or n_units), "days": days,
+    vals = {"runs": runs, "n_units": n_units,
+            "n_expected": float("nan") if n_expected == "current" else float(n_expected or n_units), "days": days,
             "metric": metric, "base": base, "lift": lift,
             "fixed_any": fixed_any / runs, "fixed_final": fixed_final / runs, "seq_any": seq_any / runs,
             "seq_covered_all": seq_cov / runs, "fixed_covered_all": fixed_cov / runs}
@@ -107,12 +108,13 @@ def guardrail_flag_probability(n_per_arm: int, p_treatment: float, p_control: fl
     breach, with ``n_per_arm`` recipients per arm and true rates ``p_treatment``, ``p_control``:
     the sum over every outcome ``(x_t, x_c)`` of the two binomial arms (probability > 1e-13
     each) of its probability times the decision of
-    :func:`~mof_experiments.stats.guardrails.guardrail_test` (fewer than ``MIN_EVENTS`` events
+    :func:`~mof_experiments.stats.guardrails.guardrail_test` (fewer than ``LOW_DATA_EVENTS`` events
     in all: low data, never a breach). The level when the rates are equal, the power otherwise.
     """
     from scipy.stats import binom
 
-    from mof_experiments.stats.guardrails import MIN_EVENTS, guardrail_test
+    from mof_experiments.stats.comparison import LOW_DATA_EVENTS
+    from mof_experiments.stats.guardrails import guardrail_test
 
     k = np.arange(int(n_per_arm) + 1)
     wt, wc = binom.pmf(k, n_per_arm, p_treatment), binom.pmf(k, n_per_arm, p_control)
@@ -120,7 +122,21 @@ def guardrail_flag_probability(n_per_arm: int, p_treatment: float, p_control: fl
     xt, xc = (a.ravel() for a in np.meshgrid(kt, kc, indexing="ij"))
     p = guardrail_test(xt, n_per_arm, xc, n_per_arm, margin=margin, alpha=alpha)[0]
     w = np.outer(wt[wt > 1e-13], wc[wc > 1e-13]).ravel()
-    return float((w * ((p < alpha) & (xt + xc >= MIN_EVENTS))).sum())
+    return float((w * ((p < alpha) & (xt + xc >= LOW_DATA_EVENTS))).sum())
+
+
+def threshold_flag_probability(n: int, p_true: float, threshold: float, *, alpha: float = 0.05) -> float:
+    """Exact probability that :func:`~mof_experiments.stats.guardrails.threshold_test` flags an
+    arm of ``n`` messages whose true rate is ``p_true``: ``P(X >= k*)`` for ``X ~ Bin(n,
+    p_true)``, ``k*`` the smallest count whose one-sided exact p-value ``P(Bin(n, threshold) >=
+    k)`` is below ``alpha``. The level at ``p_true = threshold``, the power above it."""
+    from scipy.stats import binom
+
+    k = np.arange(int(n) + 1)
+    flagged = binom.sf(k - 1, n, threshold) < alpha
+    if not flagged.any():
+        return 0.0
+    return float(binom.sf(int(k[flagged][0]) - 1, n, p_true))
 
 
 def guardrail_study(*, runs: int = 1000, n_per_arm: int = 816, base: float = 0.03, ratio: float = 2.0,

@@ -19,7 +19,9 @@ Dominance
 ---------
 ``dominance(data, arm=, outcome=)`` flags every arm in which one unit holds more than
 ``threshold`` (default 10%) of the arm's total: ``max |y| / sum |y|`` (absolute values, so a
-metric with negative values cannot hide a unit behind a small net total). It also reports the
+metric with negative values cannot hide a unit behind a small net total), and more than twice
+an equal share (``2 / n``): in an arm of fewer than 20 units some unit always holds over 10%,
+which says the arm is small (the readout flags it LOW DATA), not that one unit dominates. It also reports the
 arm's mean without that unit, which shows how far one unit moves the comparison.
 """
 
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError
-from mof_experiments.stats._checks import check_alpha, check_columns, finite_array, labels, numeric
+from mof_experiments.checks import check_alpha, require_columns, finite_array, labels, numeric
 
 #: Default upper quantile of :func:`winsorize` (of the non-zero values, all arms pooled).
 DEFAULT_WINSORIZE_Q = 0.99
@@ -128,7 +130,7 @@ def winsorize_columns(data: pd.DataFrame, columns: Sequence[str] | Mapping[str, 
     spec = {str(k): v for k, v in columns.items()} if isinstance(columns, Mapping) else {str(c): None for c in columns}
     if not spec:
         raise MofConfigError("winsorize: name at least one column")
-    check_columns(data, list(spec), source)
+    require_columns(data, list(spec), source, nonempty=True)
     out = data.copy()
     rows = []
     for col, qq in spec.items():
@@ -147,7 +149,7 @@ class Dominance:
 
     ``summary``: one row per arm. Columns: arm, n, total (sum of the values), top_unit (the
     unit's id, or its row number from 1 without ``unit``), top_value, top_share (``|top_value|
-    / sum |y|``), mean, mean_without_top, dominated (top_share > threshold).
+    / sum |y|``), mean, mean_without_top, dominated (top_share > threshold and > 2 / n).
     ``warnings``: one sentence per dominated arm.
     """
 
@@ -182,7 +184,7 @@ def dominance(data: pd.DataFrame, *, arm: str, outcome: str, unit: str | None = 
     :class:`Dominance` (module docstring for the rule).
     """
     threshold = check_alpha(threshold, "threshold")
-    check_columns(data, [arm, outcome] + ([unit] if unit else []), source)
+    require_columns(data, [arm, outcome] + ([unit] if unit else []), source, nonempty=True)
     a = labels(data, arm, source).to_numpy()
     y = numeric(data, outcome, source)
     ids = data[unit].astype("str").to_numpy() if unit else np.arange(1, len(y) + 1)
@@ -194,7 +196,7 @@ def dominance(data: pd.DataFrame, *, arm: str, outcome: str, unit: str | None = 
         j = int(np.argmax(np.abs(yy)))
         share = float(abs(yy[j]) / absum) if absum > 0 else np.nan
         without = float((yy.sum() - yy[j]) / (len(yy) - 1)) if len(yy) > 1 else np.nan
-        flag = bool(share > threshold) if np.isfinite(share) else False
+        flag = bool(share > threshold and share > 2.0 / len(yy)) if np.isfinite(share) else False
         top = ii[j].item() if hasattr(ii[j], "item") else ii[j]
         rows.append({"arm": lv, "n": int(m.sum()), "total": float(yy.sum()), "top_unit": top,
                      "top_value": float(yy[j]), "top_share": share, "mean": float(yy.mean()),
