@@ -80,6 +80,7 @@ def _check_bare_cr(text: str, src: str) -> None:
             raise MofInputError("bare carriage return (CR) inside a value, outside quotes; quote the value or "
                                 "remove the CR (CSV readers end the row there)", source=src, column=column,
                                 row=line_no, value=flat[line_start:end if end != -1 else None][:80])
+        pos = flat.find("\r", pos + 1)
 
 
 __all__ = ["SUPPORTED_SUFFIXES", "read_input_file"]
