@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
+from mof_experiments.atomic import atomic_path
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.schema import GLOBAL_HOLDOUT_EXPERIMENT, PERSONAS, STAGES, email_key
 
@@ -145,9 +146,10 @@ def suppressed_contacts(workspace, contacts: pd.DataFrame | None = None) -> pd.S
 
 def experiment_arms(workspace, experiment_id: str) -> pd.DataFrame:
     """Rows of ``experiment_arms`` for ``experiment_id`` (error if the experiment is unknown)."""
+    from mof_experiments.experiments.registry import registered_arms
+
     require_table(workspace, "experiment_arms", f"experiment {experiment_id!r}")
-    arms = workspace.read("experiment_arms")
-    arms = arms[arms["experiment_id"].astype(str) == experiment_id]
+    arms = registered_arms(workspace, experiment_id)
     if arms.empty:
         raise MofConfigError(f"experiment {experiment_id!r} has no arms in experiment_arms "
                              f"(run `mof assign {experiment_id} --arms ...` first)")
@@ -343,12 +345,12 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
         if include_control else {}
     if "companies" in need:
         co = workspace.read("companies").astype({"company_id": "str"})
+        # company_name is the table's `name`
+        require_columns(co, [{"company_name": "name"}.get(c, c) for c in ("company_name", "plan") if c in columns],
+                        f"{workspace.path}: table companies")
         co = co.rename(columns={"name": "company_name"})
         keep = ["company_id"] + [c for c in ("company_name", "plan") if c in co.columns]
         df = df.merge(co[keep], on="company_id", how="left")
-        for c in ("company_name", "plan"):
-            if c in columns and c not in df.columns:
-                raise MofInputError(f"companies has no column {c!r}", source=str(workspace.path))
     frame = df[columns].reset_index(drop=True)
     summary = pd.DataFrame(steps, columns=["step", "removed", "remaining"])
     filters = {"stage": stage, "persona": personas, "segment": segments, "experiment": experiment_id,
@@ -384,7 +386,7 @@ def restore_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_cohort(frame: pd.DataFrame, path: str | os.PathLike, *, neutralize: bool = True) -> Path:
-    """Write a cohort to ``.csv`` or ``.parquet`` atomically (temp file in the same folder, then rename).
+    """Write a cohort to ``.csv`` or ``.parquet`` atomically (:func:`mof_experiments.atomic.atomic_path`).
 
     CSV: RFC 4180 (CRLF line ends, so a value holding a CR or LF is quoted and reads back
     whole) and, unless ``neutralize=False``, formula cells neutralized
@@ -394,18 +396,11 @@ def write_cohort(frame: pd.DataFrame, path: str | os.PathLike, *, neutralize: bo
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise MofConfigError(f"{path}: cohort file must end in .csv or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             (neutralize_formulas(frame) if neutralize else frame).to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -422,9 +417,7 @@ def read_cohort(path: str | os.PathLike) -> pd.DataFrame:
     src = str(path)
     df = read_input_file(path)
     df.columns = [str(c).strip() for c in df.columns]
-    if "contact_id" not in df.columns:
-        raise MofInputError(f"cohort needs a column 'contact_id' (found: {', '.join(df.columns)})",
-                            source=src, column="contact_id")
+    require_columns(df, ["contact_id"], src)
     df = df.astype({c: "str" for c in df.columns if df[c].dtype != "str"}).reset_index(drop=True)
     if Path(path).suffix.lower() == ".csv":
         df = restore_formulas(df)

@@ -6,7 +6,10 @@
   RFC 8058 one-click unsubscribe headers.
 - :mod:`~mof_experiments.send.ledger`: the SQLite ledger and its state machine.
 - :mod:`~mof_experiments.send.backends`: smtp / smtps / mbox / dry-run registry.
-- :mod:`~mof_experiments.send.dispatch`: :func:`send_campaign`.
+- :mod:`~mof_experiments.send.dispatch`: :func:`send_campaign`, its phases in
+  :mod:`~mof_experiments.send.facts`, :mod:`~mof_experiments.send.plan`,
+  :mod:`~mof_experiments.send.loop`, :mod:`~mof_experiments.send.record`; :class:`SendResult`
+  in :mod:`~mof_experiments.send.result`.
 - :mod:`~mof_experiments.send.events`: :func:`import_events` (SendGrid, Mailgun, CSV).
 
 The walkthrough is ``docs/send.md``.

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import EMAIL_EVENTS, validate
 
@@ -158,18 +159,28 @@ def _need(obj, key, src, i):
     return obj[key]
 
 
+def _event_head(e, src: str, i: int, id_key: str, recipient_key: str, esp: str, mapping: dict,
+                ignored: tuple) -> tuple[str, str, datetime, str]:
+    """The fields every ESP event has, checked in this order: the event name, the ESP's event
+    id, the timestamp (unix seconds) and the recipient; an event name neither in ``mapping``
+    nor in ``ignored`` is an error naming the row. Returns (event name, id, ts, recipient)."""
+    raw = str(_need(e, "event", src, i))
+    eid = str(_need(e, id_key, src, i))
+    ts = _ts(_need(e, "timestamp", src, i), src, "timestamp", i)
+    email = str(_need(e, recipient_key, src, i))
+    if raw not in mapping and raw not in ignored:
+        raise MofInputError(f"unknown {esp} event", source=src, column="event", row=i, value=raw)
+    return raw, eid, ts, email
+
+
 def parse_sendgrid(data, src: str) -> pd.DataFrame:
     """Normalize a SendGrid Event Webhook body (list of event objects); see the module docstring."""
     if not isinstance(data, list):
         raise MofInputError("expected a JSON array of SendGrid events", source=src)
     rows = []
     for i, e in enumerate(data, start=1):
-        raw = str(_need(e, "event", src, i))
-        eid = str(_need(e, "sg_event_id", src, i))
-        ts = _ts(_need(e, "timestamp", src, i), src, "timestamp", i)
-        email = str(_need(e, "email", src, i))
-        if raw not in SENDGRID_MAP and raw not in SENDGRID_IGNORED:
-            raise MofInputError("unknown SendGrid event", source=src, column="event", row=i, value=raw)
+        raw, eid, ts, email = _event_head(e, src, i, "sg_event_id", "email", "SendGrid", SENDGRID_MAP,
+                                          SENDGRID_IGNORED)
         ev = SENDGRID_MAP.get(raw)
         suppress = None
         if ev in ("unsubscribe", "complaint"):
@@ -196,12 +207,7 @@ def parse_mailgun(data, src: str) -> pd.DataFrame:
         raise MofInputError("'items' is not a list", source=src, column="items")
     rows = []
     for i, e in enumerate(items, start=1):
-        raw = str(_need(e, "event", src, i))
-        eid = str(_need(e, "id", src, i))
-        ts = _ts(_need(e, "timestamp", src, i), src, "timestamp", i)
-        email = str(_need(e, "recipient", src, i))
-        if raw not in MAILGUN_MAP and raw not in MAILGUN_IGNORED:
-            raise MofInputError("unknown Mailgun event", source=src, column="event", row=i, value=raw)
+        raw, eid, ts, email = _event_head(e, src, i, "id", "recipient", "Mailgun", MAILGUN_MAP, MAILGUN_IGNORED)
         ev = MAILGUN_MAP.get(raw)
         if raw == "failed" and str(e.get("severity", "permanent")) != "permanent":
             ev, raw = None, "failed_temporary"
@@ -223,9 +229,7 @@ def parse_csv(path: Path) -> pd.DataFrame:
     src = str(path)
     df = read_input_file(path)
     df.columns = [str(c).strip() for c in df.columns]
-    for c in ("event", "ts"):
-        if c not in df.columns:
-            raise MofInputError(f"missing required column {c!r}", source=src, column=c)
+    require_columns(df, ["event", "ts"], src)
     if "message_id" not in df.columns and not {"campaign_id", "contact_id"} <= set(df.columns):
         raise MofInputError("need message_id, or campaign_id and contact_id", source=src, column="message_id")
     bad = ~df["event"].isin(EMAIL_EVENTS)
