@@ -43,7 +43,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from mof_experiments.dates import SECONDS_PER_DAY, days_between, parse_as_of
+from mof_experiments.dates import days_between, parse_as_of, utc_day
 from mof_experiments.sources import resolve_as_of
 
 BEHAVIOR_COLUMNS = (
@@ -92,7 +92,7 @@ def behavior_expr(companies, api_events, as_of):
         auth_errors=ev.ts.count(where=ev.status_code.isin([401, 403])),
         server_errors=ev.ts.count(where=(ev.status_code >= 500) & (ev.status_code < 600)),
         distinct_endpoints=ev.endpoint.nunique(),
-        active_days=(ev.ts.epoch_seconds() // SECONDS_PER_DAY).nunique(),
+        active_days=utc_day(ev.ts).nunique(),
         last_call_at=ev.ts.max(),
         first_sandbox_at=ev.ts.min(where=sb),
         first_production_at=ev.ts.min(where=pr & (ev.status_code >= 200) & (ev.status_code < 300)),
