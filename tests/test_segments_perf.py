@@ -40,10 +40,11 @@ def _old_day(ts):
 ])
 def test_utc_day_equals_the_old_epoch_seconds_expression_at_day_edges(stamp, tmp_path):
     ts = pd.Timestamp(stamp, tz="UTC")
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'UTC'")
-    t = con.create_table("t", pd.DataFrame({"ts": pd.Series([ts], dtype="datetime64[us, UTC]")}))
-    new, old = con.execute(utc_day(t.ts).name("d")).item(), con.execute(_old_day(t.ts).name("d")).item()
+    with Workspace(tmp_path / "t.duckdb") as ws:
+        ws.write("t", pd.DataFrame({"ts": pd.Series([ts], dtype="datetime64[us, UTC]")}))
+        t = ws.table("t")
+        assert "epoch_us" in ibis.to_sql(utc_day(t.ts).name("d")).lower()     # the DuckDB path
+        new, old = utc_day(t.ts).name("d").execute().item(), _old_day(t.ts).name("d").execute().item()
     assert new == old == (ts - pd.Timestamp("1970-01-01", tz="UTC")).days       # floor, also before 1970
 
 

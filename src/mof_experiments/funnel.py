@@ -28,6 +28,8 @@ and :mod:`mof_experiments.sources`, where they live.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -161,17 +163,44 @@ def label(workspace, as_of=None, *, min_success: int = 1, with_report: bool = Fa
 
     src = workspace if source is None else source
     as_of = resolve_as_of(src, as_of)
-    co, ev = src.table("companies"), src.table("api_events")
-    df = to_pandas(funnel_expr(co, ev, as_of, min_success=min_success))
-    df = _normalize(df)
+    reused = _REUSED.get()
+    memo = reused[1] if reused is not None and reused[0] is src else None
+    if memo is not None and (as_of, min_success) in memo:
+        df = memo[(as_of, min_success)].copy()
+    else:
+        co, ev = src.table("companies"), src.table("api_events")
+        df = _normalize(to_pandas(funnel_expr(co, ev, as_of, min_success=min_success)))
+        if memo is not None:
+            memo[(as_of, min_success)] = df.copy()
     if not with_report:
         return df
+    co, ev = src.table("companies"), src.table("api_events")
     r = to_pandas(report_expr(co, ev, as_of)).iloc[0]
     counts = df["stage"].value_counts().reindex(["signed_up", "sandbox", "production"], fill_value=0)
     report = LabelReport(as_of=as_of, companies=len(df), stage_counts={k: int(v) for k, v in counts.items()},
                          **{k: int(r[k]) for k in ("events_total", "events_unknown_company", "events_before_signup",
                                                    "events_after_as_of", "unknown_companies")})
     return df, report
+
+
+_REUSED: ContextVar = ContextVar("mof_reused_labels", default=None)
+
+
+@contextmanager
+def reuse_labels(source, known: dict | None = None):
+    """Inside the block, :func:`label` of ``source`` labels each ``(as_of, min_success)`` once.
+
+    For one result that labels the same source several times (the report loader: the funnel,
+    then an experiment's outcomes, which label again). ``known`` seeds it with frames already
+    labeled, ``{(as_of, min_success): frame}``. Other sources are labeled as usual; each call
+    returns its own copy.
+    """
+    memo = {(parse_as_of(a), int(m)): df for (a, m), df in (known or {}).items()}
+    token = _REUSED.set((source, memo))
+    try:
+        yield memo
+    finally:
+        _REUSED.reset(token)
 
 
 def _normalize(df: pd.DataFrame) -> pd.DataFrame:
@@ -272,4 +301,4 @@ def summarize(funnel: pd.DataFrame, as_of=None) -> FunnelSummary:
 
 
 __all__ = ["FUNNEL_COLUMNS", "funnel_expr", "report_expr", "LabelReport", "label", "label_workspace", "FunnelSummary",
-           "summarize", "parse_as_of", "default_as_of"]
+           "summarize", "parse_as_of", "default_as_of", "reuse_labels"]
