@@ -98,17 +98,28 @@ def _error_info(exc) -> dict:
                 evalue=" ".join(str(exc).split())[:500])
 
 
+def _kernel_manager_class(env: dict, cwd: str):
+    """A Jupyter kernel manager whose kernel starts in ``cwd`` with ``env`` added to this process's
+    environment: each notebook gets its own ``MOF_HEADLINES_FILE`` without changing the
+    environment of the runner, whose threads run several notebooks at once."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class NotebookKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), **env}
+            kw["cwd"] = cwd
+            return await super().start_kernel(**kw)
+
+    return NotebookKernelManager
+
+
 def _execute_task(task: dict) -> dict:
-    """Execute one notebook (in this process or a worker); never raises for a notebook error."""
+    """Execute one notebook in its own kernel; never raises for a notebook error."""
     import papermill as pm
 
-    env = {HEADLINES_ENV: task["headlines"], SNAPSHOT_ENV: task.get("snapshot")}
-    old_env = {k: os.environ.get(k) for k in env}
-    for k, v in env.items():         # the kernel inherits this process's environment
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    env = {HEADLINES_ENV: task["headlines"]}
+    if task.get("snapshot"):
+        env[SNAPSHOT_ENV] = task["snapshot"]
     t0 = time.perf_counter()
     try:
         kw = {"execution_timeout": task["timeout"]} if task["timeout"] else {}
@@ -116,16 +127,11 @@ def _execute_task(task: dict) -> dict:
         # encryption" for a local kernel) are noise in a report run; errors still show
         kw["extra_arguments"] = ["--IPKernelApp.log_level=ERROR"]
         pm.execute_notebook(task["input"], task["output"], parameters=task["parameters"],
-                            kernel_name=task["kernel_name"], progress_bar=False, cwd=task["cwd"], **kw)
+                            kernel_name=task["kernel_name"], progress_bar=False,
+                            kernel_manager_class=_kernel_manager_class(env, task["cwd"]), **kw)
         status, error = "ok", None
     except Exception as exc:  # a failing notebook must not stop the others
         status, error = "failed", _error_info(exc)
-    finally:
-        for k, v in old_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return dict(status=status, duration_s=round(time.perf_counter() - t0, 2), error=error)
 
 
@@ -160,7 +166,7 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
     no_code : hide code cells in the HTML export.
     kernel_name : Jupyter kernel (default ``python3``).
     timeout : per-cell execution timeout in seconds (None: no limit).
-    jobs : notebooks executed at the same time (separate processes and kernels; default 1).
+    jobs : notebooks executed at the same time (one kernel process each; default 1).
     progress : optional callable ``progress(message)`` called as each notebook starts / ends.
     snapshot : share what the notebooks load (:func:`~mof_experiments.reports.load_report_data`)
         through the run's snapshot folder, so the funnel, email events and experiment are
@@ -257,32 +263,28 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
 
 
 def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> None:
-    """Execute the tasks (``jobs`` at a time), recording each in the manifest as it ends."""
-    if jobs <= 1 or len(tasks) == 1:
-        for task in tasks:
-            if progress:
-                progress(f"running {task['name']} ...")
-            entries[task["name"]] = finish(task, _execute_task(task))
+    """Execute the tasks, ``jobs`` at a time, recording each in the manifest as it ends.
+
+    Each notebook runs in its own kernel (a separate process); the runner waits on them from
+    threads (papermill only relays messages), so no worker process is started and imported
+    per notebook, and each kernel gets its environment at start (:func:`_kernel_manager_class`).
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if progress:
+        progress(f"running {len(tasks)} notebook{'s' if len(tasks) != 1 else ''}"
+                 + (f", {min(jobs, len(tasks))} at a time ..." if jobs > 1 and len(tasks) > 1 else " ..."))
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks)))) as pool:
+        futures = {pool.submit(_execute_task, task): task for task in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - the thread itself failed
+                result = dict(status="failed", duration_s=None, error=_error_info(exc))
+            entries[task["name"]] = finish(task, result)
             manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
             write_json_atomic(run_dir / "manifest.json", manifest)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # one process per running notebook: each sets its own MOF_HEADLINES_FILE for its kernel
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_execute_task, task): task for task in tasks}
-            if progress:
-                progress(f"running {len(tasks)} notebooks, {jobs} at a time ...")
-            for fut in as_completed(futures):
-                task = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # the worker itself died
-                    result = dict(status="failed", duration_s=None, error=_error_info(exc))
-                entries[task["name"]] = finish(task, result)
-                manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
-                write_json_atomic(run_dir / "manifest.json", manifest)
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:
