@@ -31,10 +31,10 @@ TRUTH_TABLES = ("sim_truth", "sim_effects", "sim_content", "sim_contact_truth")
 def load_personas(workspace) -> pd.DataFrame:
     """The workspace's ``personas`` table (contact_id, persona, ...); if the table is absent,
     personas computed from the contacts' job titles (as ``mof segment`` would)."""
-    from mof_experiments.segments import personas_from_workspace
-
     if workspace.has("personas"):
         return workspace.read("personas")
+    from mof_experiments.segments import personas_from_workspace  # the classifier: only when needed
+
     return personas_from_workspace(workspace)
 
 
