@@ -274,7 +274,8 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> Non
     if progress:
         progress(f"running {len(tasks)} notebook{'s' if len(tasks) != 1 else ''}"
                  + (f", {min(jobs, len(tasks))} at a time ..." if jobs > 1 and len(tasks) > 1 else " ..."))
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks))))
+    try:
         futures = {pool.submit(_execute_task, task): task for task in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
@@ -285,6 +286,11 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> Non
             entries[task["name"]] = finish(task, result)
             manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
             write_json_atomic(run_dir / "manifest.json", manifest)
+    except BaseException:
+        # Ctrl-C: the running kernels got the same SIGINT (one process group); start no other
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:
