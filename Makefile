@@ -43,6 +43,7 @@ lab: venv
 ## Run the benchmarks (slow; prints tables; see benchmarks/README.md)
 bench: venv
 	$(BIN)/python benchmarks/label_bench.py
+	$(BIN)/python benchmarks/pipeline_bench.py
 	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python benchmarks/spark_bench.py
 	$(BIN)/python benchmarks/send_bench.py
 	$(BIN)/python benchmarks/report_bench.py

@@ -12,6 +12,7 @@ now): that is :func:`mof_experiments.sources.resolve_as_of`, called once at the 
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from functools import lru_cache
 
 import pandas as pd
 
@@ -49,4 +50,33 @@ def days_between(end, start):
     return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / SECONDS_PER_DAY
 
 
-__all__ = ["SECONDS_PER_DAY", "parse_as_of", "days_between"]
+def utc_day(ts):
+    """The UTC calendar day of an Ibis timestamp expression: ``floor(epoch seconds / 86400)``.
+
+    The same integer on every backend. On DuckDB it is computed from ``epoch_us(ts)``: Ibis
+    compiles ``epoch_seconds()`` there to ``epoch(CAST(ts AS TIMESTAMP))``, and that cast converts
+    every value through the ICU time zone library (36 of the 40 CPU seconds of the behavior
+    features at 100M events; benchmarks/README.md). Other backends use ``epoch_seconds()``.
+    """
+    try:
+        backend = ts._find_backend(use_default=False).name
+    except Exception:  # noqa: BLE001 - an unbound expression compiles for any backend
+        backend = None
+    if backend == "duckdb":
+        return _duckdb_epoch_us()(ts) // (SECONDS_PER_DAY * 1_000_000)
+    return ts.epoch_seconds() // SECONDS_PER_DAY
+
+
+@lru_cache(maxsize=1)
+def _duckdb_epoch_us():
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    def epoch_us(ts):
+        """DuckDB's ``epoch_us``: microseconds since 1970-01-01 UTC of an instant."""
+
+    return ibis.udf.scalar.builtin(epoch_us, name="epoch_us",
+                                   signature=((dt.Timestamp(timezone="UTC"),), dt.int64))
+
+
+__all__ = ["SECONDS_PER_DAY", "parse_as_of", "days_between", "utc_day"]

@@ -47,6 +47,9 @@ def run_cmd(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Per-cell timeout in seconds."),
     kernel: str = typer.Option("python3", "--kernel", help="Jupyter kernel name."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Notebooks run at the same time (one kernel each)."),
+    no_snapshot: bool = typer.Option(False, "--no-snapshot",
+                                     help="Each notebook loads its own data (default: what the notebooks load "
+                                          "is computed once per run and shared; docs/reports.md)."),
 ):
     """Execute report notebooks into OUT/<UTC timestamp>/ (.ipynb + .html + manifest.json + index.html).
 
@@ -57,13 +60,15 @@ def run_cmd(
 
     result = run_reports(names or None, parse_parameter_args(param), out_dir=out, workspace=workspace,
                          no_code=no_code, nb_dir=notebooks, kernel_name=kernel, timeout=timeout, jobs=jobs,
-                         progress=echo_err)
-    for nb in result.manifest["notebooks"]:
-        line = f"{nb['name']:<24} {nb['status']:<7} {nb['duration_s'] or 0:>7.1f} s"
-        if nb.get("error"):
-            err = nb["error"]
-            line += f"  cell {err['cell_index']} (In [{err['execution_count']}]): {err['ename']}: {err['evalue']}"
-        typer.echo(line)
+                         progress=echo_err, snapshot=not no_snapshot)
+    # each notebook's line was printed on stderr as it ended; here only the outcome and the failures
+    nbs = result.manifest["notebooks"]
+    failed = [nb for nb in nbs if nb["status"] != "ok"]
+    typer.echo(f"{len(nbs)} notebook{'s' if len(nbs) != 1 else ''}: {len(nbs) - len(failed)} ok, {len(failed)} failed")
+    for nb in failed:
+        err = nb.get("error") or {}
+        typer.echo(f"failed: {nb['name']}: cell {err.get('cell_index')} (In [{err.get('execution_count')}]): "
+                   f"{err.get('ename')}: {err.get('evalue')}")
     typer.echo(f"manifest: {result.run_dir / 'manifest.json'}")
     typer.echo(f"index:    {result.run_dir / 'index.html'}")
     if not result.ok:

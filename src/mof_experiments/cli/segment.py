@@ -27,6 +27,7 @@ def segment(
     seed: int = typer.Option(0, "--seed", help="random_state of the clustering."),
     engine: str = engine_option("the behavior aggregation", "Tables are"),
     source: Optional[Path] = source_option(),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Segment contacts and companies and write the tables personas, behavior, segments, clusters.
 
@@ -48,7 +49,7 @@ def segment(
         src = open_source(engine, source, workspace=ws)
         run = segment_workspace(ws, resolve_as_of(src, as_of), rules=rule_set, threshold=threshold,
                                 review_threshold=review_threshold, k_range=range(k_min, k_max + 1),
-                                random_state=seed, source=src)
+                                random_state=seed, source=src, progress=not quiet)
     p = run.personas
     typer.echo(f"segmented as of {run.as_of:%Y-%m-%d %H:%M} UTC: {len(p):,} contacts, "
                f"{len(run.behavior):,} companies")
@@ -62,6 +63,9 @@ def segment(
                    f"(confidence below {review_threshold:g} or unreadable script: "
                    f"{int((p['rule'] == 'unrecognized_script').sum()):,}); "
                    "`mof cohort export --exclude-needs-review` leaves them out")
+        pc_ = run.persona_cache
+        typer.echo(f"persona titles: {pc_.hits + pc_.misses:,} distinct (normalized), {pc_.misses:,} classified now, "
+                   f"{pc_.hits:,} from the workspace's persona_cache")
     else:
         typer.echo("personas: no contacts in the workspace (empty personas table)")
     sc = run.segments["segment"].value_counts()

@@ -9,6 +9,9 @@ Every report notebook starts with ``data = load_report_data(workspace, as_of, ..
   else the end of the simulated period, else now) and used for every table: the funnel is
   labeled as of it, email events at or after it are ignored, and an experiment only contains
   companies assigned before it.
+- In a report run (``mof report run``) the parts are computed once per run and shared by the
+  notebooks through the run's snapshot (:mod:`~mof_experiments.reports.snapshot`); the data
+  are the same as computed alone.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ TRUTH_TABLES = ("sim_truth", "sim_effects", "sim_content", "sim_contact_truth")
 def load_personas(workspace) -> pd.DataFrame:
     """The workspace's ``personas`` table (contact_id, persona, ...); if the table is absent,
     personas computed from the contacts' job titles (as ``mof segment`` would)."""
-    from mof_experiments.segments import personas_from_workspace
-
     if workspace.has("personas"):
         return workspace.read("personas")
+    from mof_experiments.segments import personas_from_workspace  # the classifier: only when needed
+
     return personas_from_workspace(workspace)
 
 
@@ -100,34 +103,56 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
     """
     from mof_experiments.engagement import human_engagements, message_engagement
     from mof_experiments.experiments import experiment_data
-    from mof_experiments.funnel import label
+    from mof_experiments.funnel import label, reuse_labels
+    from mof_experiments.reports.snapshot import Snapshot
     from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
+    snap = Snapshot.from_env()
     with Workspace(workspace or None, read_only=True, must_exist=True) as ws:
         t = resolve_as_of(ws, as_of)
         cutoff = pd.Timestamp(t)
-        funnel = label(ws, t, min_success=min_success)
-        asg = ws.read("assignments") if ws.has("assignments") else pd.DataFrame(
-            columns=["experiment_id", "company_id", "arm", "assigned_at"])
-        msgs = eng = per = exp = None
-        if email:
+
+        def part(name, compute, **args):
+            """One part of the data: from the run's snapshot when there is one (computed once per run)."""
+            return compute() if snap is None else snap.get(name, compute, ws.path, as_of=t.isoformat(), **args)
+
+        def read_tables():
+            asg = ws.read("assignments") if ws.has("assignments") else pd.DataFrame(
+                columns=["experiment_id", "company_id", "arm", "assigned_at"])
+            return dict(companies=ws.read("companies"), assignments=asg[asg["assigned_at"] < cutoff].reset_index(drop=True),
+                        truth={n: ws.read(n) for n in TRUTH_TABLES if ws.has(n)})
+
+        def read_email():
             ev = ws.read("email_events")
             ev = ev[ev["ts"] < cutoff]
             if ev.empty:
                 raise MofInputError(f"no email events before as_of {cutoff:%Y-%m-%d %H:%M}", source=str(ws.path),
                                     column="ts")
-            msgs = message_engagement(ev, exclude_machine_opens=exclude_machine_opens,
-                                      machine_open_seconds=machine_open_seconds)
-            eng = human_engagements(ev, exclude_machine_opens=exclude_machine_opens,
-                                    machine_open_seconds=machine_open_seconds)
-            per = load_personas(ws) if personas else None
+            return (message_engagement(ev, exclude_machine_opens=exclude_machine_opens,
+                                       machine_open_seconds=machine_open_seconds),
+                    human_engagements(ev, exclude_machine_opens=exclude_machine_opens,
+                                      machine_open_seconds=machine_open_seconds))
+
+        funnel = part("funnel", lambda: label(ws, t, min_success=min_success), min_success=min_success)
+        tables = part("tables", read_tables)
+        msgs = eng = per = exp = None
+        if email:
+            msgs, eng = part("email", read_email, exclude_machine_opens=exclude_machine_opens,
+                             machine_open_seconds=machine_open_seconds)
+            per = part("personas", lambda: load_personas(ws)) if personas else None
         if experiment_id is not None:
-            exp = experiment_data(ws, experiment_id, as_of=t, window_days=window_days, min_success=min_success)
-        data = ReportData(workspace_path=str(ws.path.resolve()), as_of=t, funnel=funnel, companies=ws.read("companies"),
-                          assignments=asg[asg["assigned_at"] < cutoff].reset_index(drop=True), messages=msgs,
-                          engagements=eng, personas=per, experiment=exp,
-                          truth={n: ws.read(n) for n in TRUTH_TABLES if ws.has(n)})
+            def read_experiment():
+                # its outcomes label the funnel again: reuse the one above
+                with reuse_labels(ws, {(t, min_success): funnel}):
+                    return experiment_data(ws, experiment_id, as_of=t, window_days=window_days,
+                                           min_success=min_success)
+
+            exp = part("experiment", read_experiment, experiment_id=experiment_id, window_days=window_days,
+                       min_success=min_success)
+        data = ReportData(workspace_path=str(ws.path.resolve()), as_of=t, funnel=funnel,
+                          companies=tables["companies"], assignments=tables["assignments"], messages=msgs,
+                          engagements=eng, personas=per, experiment=exp, truth=tables["truth"])
     return data
 
 

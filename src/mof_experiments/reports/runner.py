@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.reports.catalog import coerce_parameter, list_reports, notebook_dir
 from mof_experiments.reports.headlines import HEADLINES_ENV, read_headlines, to_jsonable
 from mof_experiments.reports.html import export_html, write_index
+from mof_experiments.reports.snapshot import SNAPSHOT_ENV, new_snapshot_folder
 from mof_experiments.workspace import default_workspace_path
 
 KERNEL_NAME = "python3"
@@ -96,12 +98,28 @@ def _error_info(exc) -> dict:
                 evalue=" ".join(str(exc).split())[:500])
 
 
+def _kernel_manager_class(env: dict, cwd: str):
+    """A Jupyter kernel manager whose kernel starts in ``cwd`` with ``env`` added to this process's
+    environment: each notebook gets its own ``MOF_HEADLINES_FILE`` without changing the
+    environment of the runner, whose threads run several notebooks at once."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class NotebookKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw["env"] = {**kw.get("env", os.environ), **env}
+            kw["cwd"] = cwd
+            return await super().start_kernel(**kw)
+
+    return NotebookKernelManager
+
+
 def _execute_task(task: dict) -> dict:
-    """Execute one notebook (in this process or a worker); never raises for a notebook error."""
+    """Execute one notebook in its own kernel; never raises for a notebook error."""
     import papermill as pm
 
-    old_env = os.environ.get(HEADLINES_ENV)
-    os.environ[HEADLINES_ENV] = task["headlines"]
+    env = {HEADLINES_ENV: task["headlines"]}
+    if task.get("snapshot"):
+        env[SNAPSHOT_ENV] = task["snapshot"]
     t0 = time.perf_counter()
     try:
         kw = {"execution_timeout": task["timeout"]} if task["timeout"] else {}
@@ -109,15 +127,11 @@ def _execute_task(task: dict) -> dict:
         # encryption" for a local kernel) are noise in a report run; errors still show
         kw["extra_arguments"] = ["--IPKernelApp.log_level=ERROR"]
         pm.execute_notebook(task["input"], task["output"], parameters=task["parameters"],
-                            kernel_name=task["kernel_name"], progress_bar=False, cwd=task["cwd"], **kw)
+                            kernel_name=task["kernel_name"], progress_bar=False,
+                            kernel_manager_class=_kernel_manager_class(env, task["cwd"]), **kw)
         status, error = "ok", None
     except Exception as exc:  # a failing notebook must not stop the others
         status, error = "failed", _error_info(exc)
-    finally:
-        if old_env is None:
-            os.environ.pop(HEADLINES_ENV, None)
-        else:
-            os.environ[HEADLINES_ENV] = old_env
     return dict(status=status, duration_s=round(time.perf_counter() - t0, 2), error=error)
 
 
@@ -137,7 +151,7 @@ def _resolve_run_as_of(value, workspace: str | None) -> str:
 def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os.PathLike = "reports",
                 workspace: str | os.PathLike | None = None, no_code: bool = False,
                 nb_dir: str | os.PathLike | None = None, kernel_name: str = KERNEL_NAME,
-                timeout: float | None = None, jobs: int = 1, progress=None) -> ReportRun:
+                timeout: float | None = None, jobs: int = 1, progress=None, snapshot: bool = True) -> ReportRun:
     """Execute report notebooks with papermill into ``out_dir/<UTC timestamp>/``.
 
     Parameters
@@ -152,8 +166,12 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
     no_code : hide code cells in the HTML export.
     kernel_name : Jupyter kernel (default ``python3``).
     timeout : per-cell execution timeout in seconds (None: no limit).
-    jobs : notebooks executed at the same time (separate processes and kernels; default 1).
+    jobs : notebooks executed at the same time (one kernel process each; default 1).
     progress : optional callable ``progress(message)`` called as each notebook starts / ends.
+    snapshot : share what the notebooks load (:func:`~mof_experiments.reports.load_report_data`)
+        through the run's snapshot folder, so the funnel, email events and experiment are
+        computed once per run, not once per notebook (:mod:`~mof_experiments.reports.snapshot`;
+        the folder is removed when the run ends). False: each notebook loads its own.
 
     ``as_of`` (``parameters["as_of"]``, or the default of
     :func:`~mof_experiments.sources.resolve_as_of` on the workspace) is resolved once and passed
@@ -202,12 +220,14 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
                     finished_at=None, run_dir=str(run_dir.resolve()), workspace=params.get("workspace"),
                     as_of=params.get("as_of"), no_code=no_code, jobs=jobs, status="running", notebooks=[])
     write_json_atomic(run_dir / "manifest.json", manifest)
+    snap_dir = new_snapshot_folder(run_dir) if snapshot else None
     tasks = []
     for info in selected:
         nb_params = typed[info.name]
         tasks.append(dict(name=info.name, input=str(info.path.resolve()), output=str((run_dir / f"{info.name}.ipynb").resolve()),
                           headlines=str((run_dir / f"{info.name}.headlines.json").resolve()), parameters=nb_params,
-                          kernel_name=kernel_name, timeout=timeout, cwd=os.getcwd()))
+                          kernel_name=kernel_name, timeout=timeout, cwd=os.getcwd(),
+                          snapshot=str(snap_dir.resolve()) if snap_dir else None))
 
     def finish(task, result):
         out_nb, head_path = Path(task["output"]), Path(task["headlines"])
@@ -225,40 +245,52 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
             except Exception as exc:  # keep going; say why in the manifest
                 entry["html_error"] = f"{type(exc).__name__}: {exc}"[:300]
         if progress:
-            progress(f"{entry['name']}: {entry['status']} in {entry['duration_s'] or 0:.1f} s")
+            done = len(entries) + 1
+            progress(f"[{done}/{len(tasks)}] {entry['name']:<24} {entry['status']:<7} {entry['duration_s'] or 0:>7.1f} s")
         return entry
 
     entries: dict = {}
-    if jobs <= 1 or len(tasks) == 1:
-        for task in tasks:
-            if progress:
-                progress(f"running {task['name']} ...")
-            entries[task["name"]] = finish(task, _execute_task(task))
-            manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
-            write_json_atomic(run_dir / "manifest.json", manifest)
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # one process per running notebook: each sets its own MOF_HEADLINES_FILE for its kernel
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_execute_task, task): task for task in tasks}
-            if progress:
-                progress(f"running {len(tasks)} notebooks, {jobs} at a time ...")
-            for fut in as_completed(futures):
-                task = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # the worker itself died
-                    result = dict(status="failed", duration_s=None, error=_error_info(exc))
-                entries[task["name"]] = finish(task, result)
-                manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
-                write_json_atomic(run_dir / "manifest.json", manifest)
+    try:
+        _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress)
+    finally:
+        if snap_dir is not None:
+            shutil.rmtree(snap_dir, ignore_errors=True)
     manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) else "failed"
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_json_atomic(run_dir / "manifest.json", manifest)
     write_index(run_dir, manifest)
     return ReportRun(run_dir=run_dir, manifest=manifest)
+
+
+def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> None:
+    """Execute the tasks, ``jobs`` at a time, recording each in the manifest as it ends.
+
+    Each notebook runs in its own kernel (a separate process); the runner waits on them from
+    threads (papermill only relays messages), so no worker process is started and imported
+    per notebook, and each kernel gets its environment at start (:func:`_kernel_manager_class`).
+    """
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    if progress:
+        progress(f"running {len(tasks)} notebook{'s' if len(tasks) != 1 else ''}"
+                 + (f", {min(jobs, len(tasks))} at a time ..." if jobs > 1 and len(tasks) > 1 else " ..."))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks))))
+    try:
+        futures = {pool.submit(_execute_task, task): task for task in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # noqa: BLE001 - the thread itself failed
+                result = dict(status="failed", duration_s=None, error=_error_info(exc))
+            entries[task["name"]] = finish(task, result)
+            manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
+            write_json_atomic(run_dir / "manifest.json", manifest)
+    except BaseException:
+        # Ctrl-C: the running kernels got the same SIGINT (one process group); start no other
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def read_manifest(run_dir: str | os.PathLike) -> dict:

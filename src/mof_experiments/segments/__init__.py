@@ -5,7 +5,9 @@ Two axes, as in the article: **who** a contact is (persona from the job title:
 :func:`behavior`, named rule segments from YAML: :func:`assign_segments`, and unsupervised
 clusters: :func:`cluster_companies`). :func:`segment_workspace` runs all four and writes the
 workspace tables ``personas``, ``behavior``, ``segments``, ``clusters`` and
-``cluster_profiles`` in one transaction (``mof segment``).
+``cluster_profiles`` in one transaction (``mof segment``), classifying each distinct
+normalized job title once per classifier version across runs (the ``persona_cache`` table:
+:mod:`~mof_experiments.segments.persona_cache`).
 
 See ``docs/personas.md`` and ``docs/segments.md``.
 """
@@ -20,6 +22,9 @@ import pandas as pd
 from mof_experiments.segments.behavior import BEHAVIOR_COLUMNS, FEATURES, behavior, behavior_expr
 from mof_experiments.segments.clusters import (CLUSTER_FEATURES, ClusterResult, cluster_companies,
                                                cluster_profile)
+from mof_experiments.segments.persona_cache import (CACHE_COLUMNS, PERSONA_CACHE_TABLE, CachedPersonas,
+                                                    cached_personas, cached_personas_from_workspace,
+                                                    classifier_cache_key)
 from mof_experiments.segments.personas import (DEFAULT_REVIEW_THRESHOLD, DEFAULT_THRESHOLD, PERSONA_COLUMNS, RULES,
                                                PersonaClassifier, classify_titles, default_classifier,
                                                evaluate_titles, expected_calibration_error, keyword_baseline,
@@ -34,7 +39,8 @@ SEGMENT_TABLES = ("personas", "behavior", "segments", "clusters", "cluster_profi
 
 @dataclass(frozen=True)
 class SegmentRun:
-    """Everything :func:`segment_workspace` computed (the frames it wrote)."""
+    """Everything :func:`segment_workspace` computed (the frames it wrote); ``persona_cache``
+    says how many distinct titles came from the cache (None without contacts)."""
 
     as_of: datetime
     personas: pd.DataFrame
@@ -42,6 +48,7 @@ class SegmentRun:
     segments: pd.DataFrame
     clusters: ClusterResult
     rules: tuple
+    persona_cache: CachedPersonas | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -65,7 +72,8 @@ class SegmentRun:
 
 def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = DEFAULT_THRESHOLD,
                       review_threshold: float = DEFAULT_REVIEW_THRESHOLD, k_range=range(3, 9),
-                      random_state: int = 0, write: bool = True, source=None) -> SegmentRun:
+                      random_state: int = 0, write: bool = True, source=None,
+                      progress: bool = False) -> SegmentRun:
     """Compute personas, behavior, rule segments and clusters; write them (one transaction).
 
     Parameters
@@ -77,32 +85,60 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     review_threshold : persona confidence below which ``needs_review`` is set.
     k_range, random_state : see :func:`cluster_companies`.
     write : write the tables ``personas``, ``behavior``, ``segments``, ``clusters`` (company_id,
-        cluster) and ``cluster_profiles``, and the meta keys ``segments_as_of`` and
-        ``segment_names`` (every rule's name, including rules no company met).
+        cluster) and ``cluster_profiles``, the meta keys ``segments_as_of`` and
+        ``segment_names`` (every rule's name, including rules no company met), and the
+        ``persona_cache`` table when new titles were classified
+        (:mod:`~mof_experiments.segments.persona_cache`: each normalized title is classified
+        once per classifier version, across runs).
     source : an :class:`~mof_experiments.engines.EngineSource` (e.g. Spark) on which the
         behavior features are aggregated; contacts and the outputs stay in the workspace.
+    progress : show a progress bar of the stages on stderr (``mof segment``).
     """
+    from tqdm.auto import tqdm
+
     from mof_experiments.sources import resolve_as_of
 
     as_of = resolve_as_of(workspace if source is None else source, as_of)
     rule_set = load_rules(rules) if rules is None or not isinstance(rules, (list, tuple)) else tuple(rules)
-    if workspace.has("contacts"):
-        pers = personas_from_workspace(workspace, threshold=threshold, review_threshold=review_threshold)
-    else:  # behavior-only workspaces (companies + api_events) still get segments and clusters
-        dtypes = {"confidence": "float64", "needs_review": "bool"}
-        pers = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "str")) for c in PERSONA_COLUMNS})
-    beh = behavior(workspace, as_of, source=source)
-    segs = assign_segments(beh, rule_set)
-    clus = cluster_companies(beh, k_range=k_range, random_state=random_state)
-    if write:
-        workspace.write_many({"personas": pers, "behavior": beh, "segments": segs, "clusters": clus.labels,
-                              "cluster_profiles": clus.profile})
-        workspace.set_meta(segments_as_of=as_of.isoformat(), segment_names=[r.name for r in rule_set])
-    return SegmentRun(as_of, pers, beh, segs, clus, rule_set)
+    stages = ["personas", "behavior", "segments", "clusters"] + (["writing"] if write else [])
+    with tqdm(total=len(stages), disable=not progress, leave=False,
+              bar_format="{desc}: {bar} {n_fmt}/{total_fmt} stages [{elapsed}]") as bar:
+        def stage(name):
+            bar.set_description(name)
+
+        stage("personas")
+        cache = None
+        if workspace.has("contacts"):
+            cache = cached_personas_from_workspace(workspace, threshold=threshold, review_threshold=review_threshold)
+            pers = cache.personas
+        else:  # behavior-only workspaces (companies + api_events) still get segments and clusters
+            dtypes = {"confidence": "float64", "needs_review": "bool"}
+            pers = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "str")) for c in PERSONA_COLUMNS})
+        bar.update()
+        stage("behavior")
+        beh = behavior(workspace, as_of, source=source)
+        bar.update()
+        stage("segments")
+        segs = assign_segments(beh, rule_set)
+        bar.update()
+        stage("clusters")
+        clus = cluster_companies(beh, k_range=k_range, random_state=random_state)
+        bar.update()
+        if write:
+            stage("writing")
+            tables = {"personas": pers, "behavior": beh, "segments": segs, "clusters": clus.labels,
+                      "cluster_profiles": clus.profile}
+            if cache is not None and cache.changed:
+                tables[PERSONA_CACHE_TABLE] = cache.cache
+            workspace.write_many(tables)
+            workspace.set_meta(segments_as_of=as_of.isoformat(), segment_names=[r.name for r in rule_set])
+            bar.update()
+    return SegmentRun(as_of, pers, beh, segs, clus, rule_set, cache)
 
 
 __all__ = [
-    "BEHAVIOR_COLUMNS", "CLUSTER_FEATURES", "ClusterResult", "DEFAULT_REVIEW_THRESHOLD", "DEFAULT_THRESHOLD",
+    "BEHAVIOR_COLUMNS", "CACHE_COLUMNS", "CachedPersonas", "PERSONA_CACHE_TABLE", "cached_personas",
+    "cached_personas_from_workspace", "classifier_cache_key", "CLUSTER_FEATURES", "ClusterResult", "DEFAULT_REVIEW_THRESHOLD", "DEFAULT_THRESHOLD",
     "FEATURES", "PERSONA_COLUMNS", "expected_calibration_error", "keyword_baseline",
     "PersonaClassifier", "RULES", "SEGMENT_TABLES", "SegmentRule", "SegmentRun", "assign_segments", "behavior",
     "behavior_expr", "classify_titles", "cluster_companies", "cluster_profile", "default_classifier",
