@@ -43,11 +43,16 @@ def _data_path(name: str):
 def labeled_titles() -> pd.DataFrame:
     """The shipped labeled titles: ``job_title``, ``persona``, ``source``, ``label_rule``, ``split``.
 
-    ``source`` is ``onet_reported``, ``onet_alternate``, ``esco``, ``handwritten_v1`` or
-    ``handwritten_v2``; ``split`` is ``train`` or ``test`` (held out: never used to fit or tune).
+    ``source`` is one of :data:`REAL_SOURCES` (public occupation data) or ``handwritten_v1``,
+    ``handwritten_v2``; ``split`` is ``dev`` (``titles_dev.csv``: fitted on, and every choice made
+    by cross-validation on it) or ``heldout`` (``titles_heldout.csv``: never fitted on or tuned on;
+    scored once for the acceptance figure, on its real titles only).
     """
-    with resources.as_file(_data_path("titles.csv")) as p:
-        return pd.read_csv(p, dtype=str, keep_default_na=False)
+    frames = []
+    for split in ("dev", "heldout"):
+        with resources.as_file(_data_path(f"titles_{split}.csv")) as p:
+            frames.append(pd.read_csv(p, dtype=str, keep_default_na=False).assign(split=split))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _cache_dir() -> Path | None:
