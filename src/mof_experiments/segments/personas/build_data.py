@@ -205,11 +205,14 @@ TITLE_RULES: tuple[tuple[str, str, str | None, tuple[str, ...] | None], ...] = (
 #: regex, persona or None = exclude, scope). Scope ``"all"``, ``"not:<persona>"`` (titles whose
 #: occupation has another persona) or a persona (titles whose occupation has that persona). They
 #: carry the English rules above into German, French, Spanish and Portuguese.
-_ML_HEAD = (r"\bceo\b|\bpdg\b|(?<!vice )\bpresident[ea]?\b|\bgeschaftsfuhr|\bdirect(?:eur|rice) general|"
-            r"\bdirector[a]? general\b|\bdiretor[a]? geral\b|\bgerente general\b|\bconsejer[oa] delegad|"
-            r"\badministra(?:dor|dora|teur|trice) delegu|\bdirigeant|\bfounder|\bgrunder|\bfondat|\bfundador|"
-            r"\binhaber|\bpropietari|\bproprietari|\bowner\b|\bvorstand|\bmanaging director\b|\bexecutive director\b|"
-            r"\bgeneraldirektor|\bdirector[a]? ejecutiv|\bdiretor[a]? executiv")
+def _ml_head() -> str:
+    """The classifier's own company-head and CEO words (:mod:`.model`), so that the data leaves out
+    exactly the titles whose head word the classifier's rule would read as the company head."""
+    from mof_experiments.segments.personas.model import _CEO, _HEAD
+
+    return _HEAD + "|" + _CEO
+
+
 _ML_PM = (r"produktmanag|produktmang|produktleiter|produktverantwortlich|product (?:manager|owner)|"
           r"\bchef(?:fe)? de (?:groupe )?produit|responsable (?:de |des )?(?:gamme )?produit|"
           r"\bjef[ea] de producto|responsable de producto|director[a]? de productos\b|gestion de productos|"
@@ -229,8 +232,8 @@ ML_TITLE_RULES: tuple[tuple[str, str, str | None, str], ...] = (
     ("ml_product_marketing", r"produktmarketing|marketing (?:de |des |du )?produit|marketing de producto|"
                              r"marketing de produto|product marketing|mercatique", "OTHER", "PM"),
     # a company-head word outside the chief-executive occupation (``Geschäftsführer Gastronomie``,
-    # ``directeur général des services``): head of the organization or of a unit, not told apart
-    ("ml_head_word_outside_executives", _ML_HEAD, None, "not:CEO"),
+    # ``gérant de librairie``): head of the organization or of a unit, not told apart
+    ("ml_head_word_outside_executives", _ml_head(), None, "not:CEO"),
     ("ml_product_title_outside_pm", _ML_PM, None, "not:PM"),
     ("ml_software_outside_software_occ", _ML_SOFTWARE, None, "not:DEV"),
     # titles of the product-manager occupations that do not name product management (ESCO's
