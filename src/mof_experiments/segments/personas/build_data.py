@@ -227,6 +227,11 @@ ML_TITLE_RULES: tuple[tuple[str, str, str | None, str], ...] = (
                            r"\bdaf\b", "CFO", "all"),
     ("ml_chief_technology", r"\bcto\b|\bcio\b", "DEV", "all"),
     ("ml_chief_security", r"\bciso\b|\brssi\b", "CSO", "all"),
+    # unqualified engineering or development (the English ``unqualified_engineering``): the function
+    # depends on the employer
+    ("ml_unqualified_engineering", r"^(?:(?:senior|junior|lead|leitender?|chef|jefe|chefe) )?(?:(?:entwickler(?:in)?|"
+                                   r"ingenieur(?:in|e)?|developpeu(?:r|se)|desarrollador[a]?|ingenier[oa]|"
+                                   r"engenheir[oa]|desenvolvedor[a]?)(?: |$))+$", None, "all"),
     ("ml_privacy", r"privacy|datenschutz|protection des donnees|proteccion de datos|protecao de dados|"
                    r"vie privee|privacidad|privacidade|\bdpo\b", "GC", "all"),
     ("ml_product_marketing", r"produktmarketing|marketing (?:de |des |du )?produit|marketing de producto|"

@@ -1,0 +1,87 @@
+"""Cross-validated comparison of persona recipes on the development split (never the held-out one).
+
+    .venv/bin/python benchmarks/personas_cv.py [--folds 5] [--recipes v2 v3 ...]
+
+Each recipe is a set of :class:`PersonaClassifier` parameters. Folds are grouped by title stem
+(:func:`~mof_experiments.segments.personas.build_data.stem`, as the held-out split is), over the
+``dev`` split only. Printed per recipe: macro-F1, accuracy and ECE on the real titles of the
+validation folds, macro-F1 on the hand-written ones, and the mean fit time per fold (one core;
+note ``uptime`` beside it). Every recipe choice in docs/personas.md was made from this table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+RECIPES = {
+    # the v2 recipe (issue 17, first pass): logistic regression, isotonic calibration, 5 folds
+    # averaged, no weights
+    "v2": dict(base="logistic", C=10.0, calibration="isotonic", cv=5, ensemble=True, char_ngrams=(1, 6),
+               hand_weight=1.0),
+    # v3 default (PersonaClassifier's defaults, HAND_WEIGHT): linear SVM, Platt calibration, 3 folds
+    "v3": dict(),
+    "v3_cv2": dict(cv=2),
+    "v3_hand1": dict(hand_weight=1.0),
+    "v3_hand5": dict(hand_weight=5.0),
+    "v3_spell0": dict(spelling_max_count=0),
+    "v3_C1": dict(C=1.0),
+    "v3_ensemble": dict(ensemble=True),
+    "v3_isotonic": dict(calibration="isotonic"),
+    "v3_t0.35": dict(threshold=0.35),
+    "v3_t0.55": dict(threshold=0.55),
+    "v3_logistic": dict(base="logistic", C=10.0),
+}
+
+def cross_validate(params: dict, folds: int = 5) -> dict:
+    """Scores of one recipe by grouped ``folds``-fold cross-validation on the ``dev`` split."""
+    from sklearn.model_selection import GroupKFold
+
+    from mof_experiments.segments.personas import (PersonaClassifier, expected_calibration_error, labeled_titles,
+                                                   macro_f1, training_weights)
+    from mof_experiments.segments.personas.build_data import REAL_SOURCES, stem
+
+    df = labeled_titles()
+    dev = df[df["split"] == "dev"].reset_index(drop=True)
+    groups = dev["job_title"].map(stem)
+    pred = np.empty(len(dev), dtype=object)
+    conf = np.zeros(len(dev))
+    rule = np.empty(len(dev), dtype=object)
+    seconds = []
+    for tr, va in GroupKFold(n_splits=folds).split(dev, groups=groups):
+        t = time.perf_counter()
+        params = dict(params)
+        weights = training_weights(dev.iloc[tr], params.pop("hand_weight", None))
+        clf = PersonaClassifier(**params).fit(dev["job_title"].iloc[tr], dev["persona"].iloc[tr], sample_weight=weights)
+        seconds.append(time.perf_counter() - t)
+        out = clf.classify(dev["job_title"].iloc[va].tolist())
+        pred[va], conf[va], rule[va] = out["persona"], out["confidence"], out["rule"]
+    real = dev["source"].isin(REAL_SOURCES).to_numpy()
+    decided = ~np.isin(rule, ["missing", "unrecognized_script"])
+    right = dev["persona"].to_numpy() == pred
+    return {"macro_f1_real": macro_f1(dev["persona"][real], pred[real]),
+            "accuracy_real": right[real].mean(),
+            "ece_real": expected_calibration_error(right[real & decided], conf[real & decided]),
+            "macro_f1_hand": macro_f1(dev["persona"][~real], pred[~real]),
+            "ece_all": expected_calibration_error(right[decided], conf[decided]),
+            "fit_s": float(np.mean(seconds))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    args = ap.parse_args(argv)
+    rows = []
+    for name in args.recipes:
+        rows.append({"recipe": name, **cross_validate(RECIPES[name], args.folds)})
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda x: f"{x:.4f}"), flush=True)
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
