@@ -18,19 +18,18 @@ import numpy as np
 import pandas as pd
 
 RECIPES = {
-    # the v2 recipe (issue 17, first pass): logistic regression, isotonic calibration, 5 folds
-    # averaged, no weights
-    "v2": dict(base="logistic", C=10.0, calibration="isotonic", cv=5, ensemble=True, char_ngrams=(1, 6),
-               hand_weight=1.0),
-    # v3 default (PersonaClassifier's defaults, HAND_WEIGHT): linear SVM, Platt calibration, 3 folds
+    # the v2 model settings (issue 17, first pass): logistic regression, isotonic calibration with
+    # the 5 fold models averaged, character 1-6-grams
+    "v2": dict(base="logistic", C=10.0, calibration="isotonic", cv=5, ensemble=True, char_ngrams=(1, 6)),
+    # v3 default (PersonaClassifier's defaults): linear SVM C=2, Platt calibration on 2 folds, one final fit
     "v3": dict(),
-    "v3_cv2": dict(cv=2),
-    "v3_hand1": dict(hand_weight=1.0),
-    "v3_hand5": dict(hand_weight=5.0),
-    "v3_spell0": dict(spelling_max_count=0),
+    "v3_cv3": dict(cv=3),
     "v3_C1": dict(C=1.0),
+    "v3_C0.5": dict(C=0.5),
+    "v3_spell0": dict(spelling_max_count=0),
     "v3_ensemble": dict(ensemble=True),
     "v3_isotonic": dict(calibration="isotonic"),
+    "v3_char24": dict(char_ngrams=(2, 4)),
     "v3_t0.35": dict(threshold=0.35),
     "v3_t0.55": dict(threshold=0.55),
     "v3_logistic": dict(base="logistic", C=10.0),
@@ -41,7 +40,7 @@ def cross_validate(params: dict, folds: int = 5) -> dict:
     from sklearn.model_selection import GroupKFold
 
     from mof_experiments.segments.personas import (PersonaClassifier, expected_calibration_error, labeled_titles,
-                                                   macro_f1, training_weights)
+                                                   macro_f1)
     from mof_experiments.segments.personas.build_data import REAL_SOURCES, stem
 
     df = labeled_titles()
@@ -53,9 +52,7 @@ def cross_validate(params: dict, folds: int = 5) -> dict:
     seconds = []
     for tr, va in GroupKFold(n_splits=folds).split(dev, groups=groups):
         t = time.perf_counter()
-        params = dict(params)
-        weights = training_weights(dev.iloc[tr], params.pop("hand_weight", None))
-        clf = PersonaClassifier(**params).fit(dev["job_title"].iloc[tr], dev["persona"].iloc[tr], sample_weight=weights)
+        clf = PersonaClassifier(**params).fit(dev["job_title"].iloc[tr], dev["persona"].iloc[tr])
         seconds.append(time.perf_counter() - t)
         out = clf.classify(dev["job_title"].iloc[va].tolist())
         pred[va], conf[va], rule[va] = out["persona"], out["confidence"], out["rule"]

@@ -21,7 +21,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofInputError
@@ -36,12 +35,6 @@ from mof_experiments.segments.personas.text import normalize_title, title_script
 PERSONA_COLUMNS = ("contact_id", "company_id", "job_title", "persona", "confidence", "rule", "needs_review")
 
 _RECIPE_FILES = ("__init__.py", "model.py", "text.py")
-
-#: Weight of a hand-written title in the fit (a public title weighs 1). The hand-written titles
-#: state the labeling guide's decisions for the titles a CRM holds ("Entwickler", "Founder
-#: (Platform)", typos); the public data outnumbers them about 25 to 1. Chosen by
-#: cross-validation on the dev split and the simulator check (docs/personas.md).
-HAND_WEIGHT = 3.0
 _DATA_FILES = ("titles_dev.csv", "titles_heldout.csv")
 
 
@@ -140,7 +133,7 @@ def _fitted(threshold: float, review_threshold: float, splits: tuple) -> Persona
     df = labeled_titles()
     train = df[df["split"].isin(splits)]
     clf = PersonaClassifier(threshold=threshold, review_threshold=review_threshold)
-    clf.fit(train["job_title"], train["persona"], sample_weight=training_weights(train))
+    clf.fit(train["job_title"], train["persona"])
     clf.version_ = _version(CLASSIFIER_VERSION, threshold, review_threshold, splits)
     if path is not None:
         try:
@@ -152,13 +145,6 @@ def _fitted(threshold: float, review_threshold: float, splits: tuple) -> Persona
         except OSError:
             pass                          # a read-only home still classifies, only slower
     return clf
-
-
-def training_weights(titles: pd.DataFrame, hand_weight: float | None = None) -> np.ndarray:
-    """Fit weight per labeled title: ``hand_weight`` (default :data:`HAND_WEIGHT`) for a
-    hand-written title (``source`` not in :data:`REAL_SOURCES`), 1 for a public one."""
-    w = HAND_WEIGHT if hand_weight is None else float(hand_weight)
-    return np.where(titles["source"].isin(REAL_SOURCES), 1.0, w)
 
 
 def _version(classifier_version: str, threshold: float, review_threshold: float, splits: tuple) -> str:
@@ -208,10 +194,10 @@ def personas_from_workspace(workspace, *, threshold: float = DEFAULT_THRESHOLD,
 
 
 __all__ = [
-    "CLASSIFIER_VERSION", "DEFAULT_REVIEW_THRESHOLD", "HAND_WEIGHT", "REAL_SOURCES", "DEFAULT_THRESHOLD", "KEYWORDS", "PERSONA_COLUMNS",
+    "CLASSIFIER_VERSION", "DEFAULT_REVIEW_THRESHOLD", "REAL_SOURCES", "DEFAULT_THRESHOLD", "KEYWORDS", "PERSONA_COLUMNS",
     "PersonaClassifier", "RULES", "Rule", "classify_titles", "default_classifier", "evaluate_titles",
     "expected_calibration_error", "heldout_classifier", "keyword_baseline", "labeled_titles", "macro_f1",
     "match_rule",
     "normalize_title", "personas", "personas_from_workspace", "reliability_table", "scores_by_source",
-    "title_script", "training_weights",
+    "title_script",
 ]

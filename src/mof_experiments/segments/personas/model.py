@@ -16,8 +16,8 @@ output names it):
    German, French, Spanish, Portuguese, Japanese and Chinese forms). The head words are removed
    and the rest is split into parts (``&``, ``/``, ``,``, ``and``, ``-``, ...). If the model is
    confident about a part (probability >= 0.5 when the part names a role such as ``CTO`` or
-   ``Head of Product``, >= 0.8 for a bare function such as ``Finance``; an ``OTHER`` part must
-   name a role and reach 0.8, so that a team, company or place name is not taken for a job),
+   ``Head of Product``, >= 0.9 for a bare function such as ``Finance``; an ``OTHER`` part must
+   name a role and reach 0.9, so that a team, company or place name is not taken for a job),
    that part's persona decides (``head_with_function``:
    ``Co-founder & CTO`` -> DEV, ``Executive Director, Finance`` -> CFO, ``COO & Co-founder`` ->
    OTHER); else the title is the company head (``head_of_company``: ``Founder``,
@@ -27,8 +27,8 @@ output names it):
    (``Ninja``, ``lorem ipsum``, ``asdf qwerty``).
 6. ``model``: word (1-2) and character (2-5, ``char_wb``) n-gram TF-IDF over the title plus its
    English glosses (:func:`~.text.model_text`) and spelling corrections, a linear SVM
-   (``LinearSVC(C=0.5)``) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
-   fitted on 3 cross-validation folds, then one SVM fitted on every title: ``ensemble=False``).
+   (``LinearSVC(C=2)``) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
+   fitted on 2 cross-validation folds, then one SVM fitted on every title: ``ensemble=False``).
    The TF-IDF vocabulary is learned once from all training titles. The most probable persona
    other than OTHER is returned when its probability is at least ``threshold``; otherwise
    ``OTHER`` with the model's probability of OTHER as confidence (``model_abstained`` when a
@@ -65,7 +65,7 @@ DEFAULT_REVIEW_THRESHOLD = 0.8
 #: A part of a combined title must reach this model probability to decide: the first when it
 #: names a role (``CTO``, ``Head of Product``), the second otherwise (``Finance``); an OTHER part
 #: must name a role and reach the second.
-PART_MIN_PROBA = (0.5, 0.8)
+PART_MIN_PROBA = (0.5, 0.9)
 #: An OTHER part decides only if it names a role (``COO``, ``Head of Growth``), not a place or company.
 _ROLE_WORD = re.compile(r"\b(?:c[a-z]{1,2}o|chief|officer|head|director|manager|lead|vp|vice president|partner|"
                         r"leiter\w*|directeur|directrice|director[a]?|diretor[a]?|gerente|jefe|responsable)\b|"
@@ -173,7 +173,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
                  use_rules: bool = True, base: str = "svm", C: float = 2.0, class_weight=None,
-                 calibration: str = "sigmoid", cv: int = 3, ensemble: bool = False, char_ngrams: tuple = (2, 5),
+                 calibration: str = "sigmoid", cv: int = 2, ensemble: bool = False, char_ngrams: tuple = (2, 5),
                  word_ngrams: tuple = (1, 2), spelling_max_count: int = 2):
         self.threshold = threshold
         self.review_threshold = review_threshold
@@ -189,13 +189,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         self.spelling_max_count = spelling_max_count
 
     # -- fitting ---------------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
-        """Fit the calibrated text model on titles ``X`` and personas ``y``; measure the rules.
-
-        ``sample_weight`` (optional, one per title) weights the titles in the linear model and its
-        calibration (:func:`~mof_experiments.segments.personas.default_classifier` weights the
-        hand-written titles, which state the labeling guide's decisions, by ``HAND_WEIGHT``).
-        """
+    def fit(self, X, y):
+        """Fit the calibrated text model on titles ``X`` and personas ``y``; measure the rules."""
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -220,12 +215,6 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                                 row=int(np.flatnonzero(bad)[0]) + 1, value=y[bad][0])
         keep = np.array([_base_rule(t) not in ("missing", "unrecognized_script") for t in norm])
         texts = [t for t, k in zip(norm, keep) if k]
-        weight = None
-        if sample_weight is not None:
-            weight = np.asarray(sample_weight, dtype=float)
-            if weight.shape != (len(norm),) or not np.isfinite(weight).all() or (weight <= 0).any():
-                raise MofInputError(f"sample_weight must hold one positive number per title ({len(norm)})")
-            weight = weight[keep]
         counts: dict = {}
         for t in texts:
             for w in _strip_noise(t).split():
@@ -248,7 +237,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
             # the training titles are read as written: spelling correction is for new titles only
             Xt = self.features_.fit_transform([self._text(t, correct=False) for t in texts])
             self.model_ = CalibratedClassifierCV(clf, method=self.calibration, cv=self.cv,
-                                                 ensemble=self.ensemble).fit(Xt, y[keep], sample_weight=weight)
+                                                 ensemble=self.ensemble).fit(Xt, y[keep])
         self.classes_ = self.model_.classes_
         toks = [content_tokens(model_text(t)) for t in texts]
         grams = [char_grams(t) for t in texts]
