@@ -207,6 +207,7 @@ GLOSSARY: tuple[tuple[str, str], ...] = tuple((rf"\b(?:{k})\b", v) for k, v in A
     (r"rechtsdienst|rechtswes|contentieux|litigio|contencioso", "legal"),
     (r"referendar|patentassessor|patentanwalt|conseil en propriete industrielle", "legal attorney"),
     (r"piratage|pirate|hacker|vulnerab|schwachstell", "security hacker vulnerability"),
+    (r"\b(?:red|blue|purple) team", "security offensive defensive"),
     (r"reseau|\bredes\b|\brede\b|netzwerk", "network"),
     (r"servidor|serveur|\bserver\b", "server"),
     (r"\bedv\b|informaticien|informatico|informatica", "it"),
