@@ -302,6 +302,9 @@ def stem(title: str) -> str:
     Spanish and Portuguese feminine endings are folded (``directrice`` -> ``directeur``,
     ``leiterin`` -> ``leiter``) and a final vowel is dropped (``abogada``/``abogado`` ->
     ``abogad``). Coarser is safer here: a false merge only keeps two titles on the same side.
+    It is coarse indeed for ROME's ``Directeur / Directrice financier`` form, which keeps only
+    ``directeur`` (all such titles form one group); known, and left as it was when the split was
+    made.
     """
     from mof_experiments.segments.personas.text import normalize_title
 
