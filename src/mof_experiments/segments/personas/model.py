@@ -23,8 +23,8 @@ output names it):
    OTHER); else the title is the company head (``head_of_company``: ``Founder``,
    ``Managing Director, EMEA`` -> CEO).
 5. ``unrecognized_words``: no content word (seniority and connector words do not count) and
-   no pair of CJK characters of the title occurs in the training titles: ``OTHER``
-   (``Ninja``, ``lorem ipsum``, ``asdf qwerty``).
+   no pair of CJK characters of the title occurs in the training titles, and fewer than
+   :data:`KNOWN_GRAM_SHARE` of its character 4-grams do: ``OTHER`` (``Ninja``, ``asdf qwerty``).
 6. ``model``: word (1-2) and character (2-5, ``char_wb``) n-gram TF-IDF over the title plus its
    English glosses (:func:`~.text.model_text`) and spelling corrections, a linear SVM
    (``LinearSVC(C=2)``) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
