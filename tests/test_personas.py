@@ -1,4 +1,4 @@
-"""Personas v2 (issue 17): held-out real titles, calibration, each kind of v1 error, scripts.
+"""Personas v3 (issue 17): held-out real titles, calibration, each kind of v1 error, scripts.
 
 The titles in the error-kind tests were written for these tests: none is in the shipped
 labeled titles (checked by ``test_error_kind_titles_are_not_in_the_labeled_data``), so they
@@ -12,63 +12,84 @@ import pandas as pd
 import pytest
 
 from mof_experiments.errors import MofInputError
-from mof_experiments.segments.personas import (PersonaClassifier, classify_titles, default_classifier,
-                                               evaluate_titles, expected_calibration_error, heldout_classifier,
-                                               keyword_baseline, labeled_titles, macro_f1, normalize_title,
-                                               personas, reliability_table, title_script)
+from mof_experiments.segments.personas import (CLASSIFIER_VERSION, REAL_SOURCES, PersonaClassifier,
+                                               classify_titles, default_classifier, evaluate_titles,
+                                               expected_calibration_error, heldout_classifier, keyword_baseline,
+                                               labeled_titles, macro_f1, normalize_title, personas,
+                                               reliability_table, scores_by_source, title_script)
 from mof_experiments.segments.personas.build_data import stem
 
-REAL = ("onet_reported", "onet_alternate", "esco")
+HAND = ("handwritten_v1", "handwritten_v2")
 
 
 @pytest.fixture(scope="module")
 def heldout():
-    """The test split, classified by the shipped recipe fitted on the train split only."""
+    """The held-out split, classified by the shipped recipe fitted on the dev split only."""
     df = labeled_titles()
-    test = df[df["split"] == "test"].reset_index(drop=True)
+    test = df[df["split"] == "heldout"].reset_index(drop=True)
     out = heldout_classifier().classify(test["job_title"].tolist())
     return test.assign(pred=out["persona"], confidence=out["confidence"], rule=out["rule"],
                        needs_review=out["needs_review"], baseline=keyword_baseline(test["job_title"]))
 
 
+@pytest.fixture(scope="module")
+def real(heldout):
+    """The held-out split's real (public, not hand-written) titles: the acceptance set."""
+    return heldout[heldout["source"].isin(REAL_SOURCES)]
+
+
 # -- the data ----------------------------------------------------------------------------------
 def test_split_shares_no_title_and_no_title_stem():
     df = labeled_titles()
-    train, test = df[df["split"] == "train"], df[df["split"] == "test"]
-    assert len(train) > 10_000 and len(test) > 3_000
-    assert not set(train["job_title"].str.lower()) & set(test["job_title"].str.lower())
-    assert not set(map(stem, train["job_title"])) & set(map(stem, test["job_title"]))
+    dev, held = df[df["split"] == "dev"], df[df["split"] == "heldout"]
+    assert len(dev) > 15_000 and len(held) > 10_000
+    assert not set(dev["job_title"].map(normalize_title)) & set(held["job_title"].map(normalize_title))
+    assert not set(map(stem, dev["job_title"])) & set(map(stem, held["job_title"]))
     assert set(df["persona"]) == {"PM", "GC", "CSO", "CFO", "CEO", "DEV", "OTHER"}
-    assert set(df["source"]) == set(REAL) | {"handwritten_v1", "handwritten_v2"}
-    assert df["label_rule"].str.len().gt(0).all() and not df["job_title"].str.lower().duplicated().any()
+    assert set(df["source"]) == set(REAL_SOURCES) | set(HAND)
+    assert df["label_rule"].str.len().gt(0).all()
+    real = df[df["source"].isin(REAL_SOURCES)]
+    assert not real["job_title"].map(normalize_title).duplicated().any()
 
 
-def test_stem_groups_seniority_and_plural_variants():
+def test_every_persona_has_a_real_heldout_support_of_at_least_20_titles(real):
+    # the public data holds about 65 product-management and 55 chief-executive titles in all
+    counts = real["persona"].value_counts()
+    assert counts.min() >= 20, counts
+    assert (counts.drop(["PM", "CEO"]) >= 80).all(), counts
+
+
+def test_stem_groups_seniority_plural_and_gender_variants():
     assert stem("Senior Accountant") == stem("accountants") == stem("Accountant II") == "accountant"
-    assert stem("Software Developer (Backend)") == "software developer"
+    assert stem("Software Developer (Backend)") == stem("software developers") == "softwar developer"
+    assert stem("Contadora") == stem("contador") == stem("Contadores")
+    assert stem("directrice financière") == stem("Directeur financier") == "directeur financier"
+    # only the first of "A / B" alternatives is kept: coarse for ROME's "Directeur / Directrice X"
+    # form (docs/personas.md), which groups more titles together, never fewer
+    assert stem("Directeur / Directrice financier") == stem("Directeur / Directrice de filiale") == "directeur"
+    assert stem("Leiterin Buchhaltung") == stem("Leiter Buchhaltung")
 
 
 # -- acceptance: held-out scores -----------------------------------------------------------------
-def test_heldout_macro_f1_and_margin_over_the_keyword_baseline(heldout):
-    """Issue 17 asks macro-F1 >= 0.92: measured 0.9197 (first evaluation of this recipe), so the
-    floor here is the measured figure rounded down, a regression guard, not the issue's bar."""
-    ours, base = macro_f1(heldout["persona"], heldout["pred"]), macro_f1(heldout["persona"], heldout["baseline"])
-    assert ours >= 0.919, evaluate_titles(heldout["persona"], heldout["pred"])
-    assert ours >= base + 0.08, (ours, base)
-    assert base < 0.6                    # the untuned keyword rule: 0.584
+@pytest.mark.xfail(strict=True, reason="issue 17's bar is NOT met: held-out real macro-F1 0.837 < 0.92 "
+                                       "(scored once; docs/personas.md says what blocks it)")
+def test_heldout_real_titles_macro_f1_at_least_092(real):
+    """The issue's acceptance figure, at the issue's threshold. It fails today (0.837); strict, so
+    that a recipe which reaches 0.92 turns it into an error until the marker is removed."""
+    ours = macro_f1(real["persona"], real["pred"])
+    assert ours >= 0.92, evaluate_titles(real["persona"], real["pred"])
 
 
-def test_heldout_real_titles_beat_the_keyword_baseline_by_8_points(heldout):
-    real = heldout[heldout["source"].isin(REAL)]
+def test_heldout_real_titles_beat_the_keyword_baseline_by_8_points(real):
     ours, base = macro_f1(real["persona"], real["pred"]), macro_f1(real["persona"], real["baseline"])
     assert ours >= base + 0.08, (ours, base)
-    assert (real["persona"] == real["pred"]).mean() >= 0.97
 
 
-def test_heldout_expected_calibration_error_below_005(heldout):
-    decided = heldout[~heldout["rule"].isin(["missing", "unrecognized_script"])]
-    ece = expected_calibration_error(decided["persona"] == decided["pred"], decided["confidence"])
-    assert ece < 0.05, reliability_table(decided["persona"] == decided["pred"], decided["confidence"])
+def test_heldout_expected_calibration_error_below_005(real):
+    decided = real[~real["rule"].isin(["missing", "unrecognized_script"])]
+    right = decided["persona"] == decided["pred"]
+    assert expected_calibration_error(right, decided["confidence"]) < 0.05, reliability_table(
+        right, decided["confidence"])
 
 
 def test_expected_calibration_error_by_hand():
@@ -110,7 +131,7 @@ KINDS = {
                                              ("Executive Assistant to the Founder", "OTHER"),
                                              ("Founding Backend Engineer", "DEV")],
     "languages": [("后端软件工程师", "DEV"), ("法务主管", "GC"), ("ソフトウェア開発エンジニア", "DEV"),
-                  ("Leiter Finanzbuchhaltung", "CFO"), ("Directeur de la sécurité informatique", "CSO"),
+                  ("Leiter Finanzbuchhaltung", "CFO"), ("RSSI adjointe, groupe bancaire", "CSO"),
                   ("Desarrollador de software senior", "DEV"), ("Advogada trabalhista", "GC")],
 }
 _ALL = [(kind, t, p) for kind, pairs in KINDS.items() for t, p in pairs]
@@ -246,7 +267,7 @@ def test_a_damaged_disk_cache_is_refitted_not_trusted(tmp_path, monkeypatch):
 
     mod = importlib.import_module("mof_experiments.segments.personas")
     monkeypatch.setenv("MOF_CACHE_DIR", str(tmp_path))
-    key = mod._fit_key(0.45, 0.8, ("train",))
+    key = mod._fit_key(0.45, 0.8, ("dev",))
     (tmp_path / f"personas-{key}.pkl").write_bytes(b"not a pickle")
     mod._fitted.cache_clear()
     try:
@@ -257,6 +278,42 @@ def test_a_damaged_disk_cache_is_refitted_not_trusted(tmp_path, monkeypatch):
     assert (tmp_path / f"personas-{key}.pkl").read_bytes()[:1] == b"\x80"   # rewritten as a pickle
 
 
+def test_a_cached_fit_of_another_version_is_refitted(tmp_path, monkeypatch):
+    import importlib
+    import pickle
+
+    mod = importlib.import_module("mof_experiments.segments.personas")
+    monkeypatch.setenv("MOF_CACHE_DIR", str(tmp_path))
+    key = mod._fit_key(0.45, 0.8, ("dev",))
+    stale = PersonaClassifier().fit(["CTO", "Accountant", "Nurse"] * 5, ["DEV", "CFO", "OTHER"] * 5)
+    stale.version_ = "2.1"                     # e.g. written by an older release under the same key
+    (tmp_path / f"personas-{key}.pkl").write_bytes(pickle.dumps(stale))
+    mod._fitted.cache_clear()
+    try:
+        clf = mod.heldout_classifier()
+    finally:
+        mod._fitted.cache_clear()
+    assert clf.version_ == f"{CLASSIFIER_VERSION}-t0.45-r0.8-dev"
+    assert clf.classify(["General Counsel"])["persona"].tolist() == ["GC"]
+
+
+def test_version_names_the_data_recipe_and_thresholds():
+    assert CLASSIFIER_VERSION.startswith("3.") and len(CLASSIFIER_VERSION) == 14
+    assert default_classifier().version_ == f"{CLASSIFIER_VERSION}-t0.45-r0.8"
+    assert default_classifier(review_threshold=0.7).version_ == f"{CLASSIFIER_VERSION}-t0.45-r0.7"
+
+
+def test_two_fits_of_the_recipe_classify_identically():
+    """The fit has no unseeded randomness: a cache keyed by the version is safe across runs."""
+    df = labeled_titles()
+    sub = df[df["split"] == "dev"].iloc[::6]
+    titles = df[df["split"] == "heldout"]["job_title"].iloc[::20].tolist()
+    a = PersonaClassifier().fit(sub["job_title"], sub["persona"]).classify(titles)
+    b = PersonaClassifier().fit(sub["job_title"], sub["persona"]).classify(titles)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(classify_titles(titles), classify_titles(titles))
+
+
 def test_the_docs_example_prints_what_docs_personas_md_shows():
     out = classify_titles(["Co-founder & CTO", "Sr. PMM", "Mechanical Engineer", "Ninja", "Генеральный директор",
                            "软件工程师", None])
@@ -264,3 +321,20 @@ def test_the_docs_example_prints_what_docs_personas_md_shows():
     assert out["rule"].tolist() == ["head_with_function", "model", "model", "unrecognized_words",
                                     "unrecognized_script", "model", "missing"]
     assert out["needs_review"].tolist() == [False] * 4 + [True] + [False] * 2
+
+
+def test_scores_by_source_by_hand():
+    scored = pd.DataFrame({"source": ["a", "a", "b", "hand"], "persona": ["DEV", "OTHER", "DEV", "CFO"],
+                           "pred": ["DEV", "OTHER", "OTHER", "CFO"], "baseline": ["OTHER", "OTHER", "DEV", "CFO"],
+                           "confidence": [0.9, 0.8, 0.6, 0.9], "rule": ["model"] * 4})
+    out = scores_by_source(scored, ("a", "b")).set_index("group")
+    # pooled a+b: DEV P=1 R=1/2, OTHER P=1/2 R=1 -> both F1 2/3; baseline mirrored -> 2/3
+    assert out.loc["real (pooled)", "titles"] == 3
+    assert out.loc["real (pooled)", "macro_f1"] == pytest.approx(2 / 3)
+    assert out.loc["real (pooled)", "baseline_macro_f1"] == pytest.approx(2 / 3)
+    assert out.loc["real (pooled)", "accuracy"] == pytest.approx(2 / 3)
+    # ECE: three singleton bins, |1-0.9| + |1-0.8| + |0-0.6| over 3
+    assert out.loc["real (pooled)", "ece"] == pytest.approx(0.3)
+    assert out.loc["a", "macro_f1"] == 1.0 and out.loc["hand", "titles"] == 1
+    assert out.loc["persona=DEV", "macro_f1"] == pytest.approx(2 / 3) and out.loc["persona=DEV", "accuracy"] == 0.5
+    assert "persona=CFO" not in out.index               # only personas of the real titles

@@ -3,12 +3,13 @@
 A contact's persona is the function the person decides for (product, legal/privacy, security,
 finance, company strategy, software engineering; ``docs/personas.md`` has the labeling guide).
 :class:`PersonaClassifier` applies a few documented rules and then a calibrated text model
-(:mod:`.model`), trained on ``mof_experiments/data/personas/titles.csv``: O*NET and ESCO titles
-labeled through their occupation codes, plus hand-written titles in German, French, Spanish,
-Portuguese, Japanese and Chinese (``data/personas/SOURCES.md``).
+(:mod:`.model`), trained on ``mof_experiments/data/personas/titles_dev.csv`` and
+``titles_heldout.csv``: O*NET, ESCO (English, German, French, Spanish, Portuguese) and France
+Travail's ROME titles labeled through their occupation codes, plus hand-written titles in
+German, French, Spanish, Portuguese, Japanese and Chinese (``data/personas/SOURCES.md``).
 
 The fitted default classifier is cached in the process and on disk (:func:`default_classifier`),
-so a command pays the training (a few seconds) once per data and library version.
+so a command pays the training (a few seconds) once per :data:`CLASSIFIER_VERSION`.
 """
 
 from __future__ import annotations
@@ -24,30 +25,59 @@ import pandas as pd
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.segments.personas.baseline import KEYWORDS, keyword_baseline
+from mof_experiments.segments.personas.build_data import REAL_SOURCES
 from mof_experiments.segments.personas.evaluate import (evaluate_titles, expected_calibration_error, macro_f1,
-                                                         reliability_table)
+                                                         reliability_table, scores_by_source)
 from mof_experiments.segments.personas.model import (DEFAULT_REVIEW_THRESHOLD, DEFAULT_THRESHOLD, RULES,
                                                      PersonaClassifier, Rule, match_rule)
 from mof_experiments.segments.personas.text import normalize_title, title_script
 
 PERSONA_COLUMNS = ("contact_id", "company_id", "job_title", "persona", "confidence", "rule", "needs_review")
 
-#: Bumped whenever the rules or the model change, so cached fits are not reused.
-CLASSIFIER_VERSION = "2.1"
+_RECIPE_FILES = ("__init__.py", "model.py", "text.py")
+_DATA_FILES = ("titles_dev.csv", "titles_heldout.csv")
 
 
 def _data_path(name: str):
     return resources.files("mof_experiments") / "data" / "personas" / name
 
 
+def _classifier_version() -> str:
+    """``3.<12 hex>``: SHA-256 of the labeled titles, the recipe's source (rules, glossary, model
+    and its defaults) and the scikit-learn version, so that it changes whenever a fitted
+    classifier's output may."""
+    import sklearn
+
+    h = hashlib.sha256()
+    for name in _DATA_FILES:
+        h.update(_data_path(name).read_bytes())
+    here = resources.files("mof_experiments") / "segments" / "personas"
+    for name in _RECIPE_FILES:
+        h.update((here / name).read_bytes())
+    h.update(sklearn.__version__.encode())
+    return "3." + h.hexdigest()[:12]
+
+
+#: Version of the shipped classifier: a hash of the labeled data, the recipe (rules, glossary,
+#: model) and the scikit-learn version. Equal versions give equal ``classify_titles`` output for
+#: equal titles and thresholds, so a cache of classified titles can be keyed by it across runs
+#: (with the thresholds: see :attr:`PersonaClassifier.version_`).
+CLASSIFIER_VERSION = _classifier_version()
+
+
 def labeled_titles() -> pd.DataFrame:
     """The shipped labeled titles: ``job_title``, ``persona``, ``source``, ``label_rule``, ``split``.
 
-    ``source`` is ``onet_reported``, ``onet_alternate``, ``esco``, ``handwritten_v1`` or
-    ``handwritten_v2``; ``split`` is ``train`` or ``test`` (held out: never used to fit or tune).
+    ``source`` is one of :data:`REAL_SOURCES` (public occupation data) or ``handwritten_v1``,
+    ``handwritten_v2``; ``split`` is ``dev`` (``titles_dev.csv``: fitted on, and every choice made
+    by cross-validation on it) or ``heldout`` (``titles_heldout.csv``: never fitted on or tuned on;
+    scored once for the acceptance figure, on its real titles only).
     """
-    with resources.as_file(_data_path("titles.csv")) as p:
-        return pd.read_csv(p, dtype=str, keep_default_na=False)
+    frames = []
+    for split in ("dev", "heldout"):
+        with resources.as_file(_data_path(f"titles_{split}.csv")) as p:
+            frames.append(pd.read_csv(p, dtype=str, keep_default_na=False).assign(split=split))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _cache_dir() -> Path | None:
@@ -59,35 +89,31 @@ def _cache_dir() -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mof-experiments"
 
 
-def _fit_key(threshold: float, review_threshold: float, splits: tuple = ("train", "test")) -> str:
-    import sklearn
-
-    with resources.as_file(_data_path("titles.csv")) as p:
-        data = Path(p).read_bytes()
-    h = hashlib.sha256(data)
-    h.update(f"{CLASSIFIER_VERSION}|{sklearn.__version__}|{threshold}|{review_threshold}|{splits}".encode())
+def _fit_key(threshold: float, review_threshold: float, splits: tuple = ("dev", "heldout")) -> str:
+    h = hashlib.sha256(f"{CLASSIFIER_VERSION}|{threshold}|{review_threshold}|{splits}".encode())
     return h.hexdigest()[:24]
 
 
 def default_classifier(threshold: float = DEFAULT_THRESHOLD,
                        review_threshold: float = DEFAULT_REVIEW_THRESHOLD) -> PersonaClassifier:
-    """The shipped classifier: fitted on **all** labeled titles (train and test splits).
+    """The shipped classifier: fitted on **all** labeled titles (``dev`` and ``heldout``).
 
-    Its recipe is the one evaluated by :func:`heldout_classifier` (fitted on ``train`` only and
-    scored on ``test``); refitting the same recipe on every labeled title for use is standard
-    practice and chooses nothing on the test split. Cached in the process, and on disk under
-    ``$MOF_CACHE_DIR`` (default ``~/.cache/mof-experiments``; an empty ``MOF_CACHE_DIR`` turns it
-    off), keyed by a hash of the labeled data, :data:`CLASSIFIER_VERSION`, the scikit-learn
-    version, the thresholds and the splits. A cache file that cannot be read is refitted and
-    rewritten (atomically).
+    Its recipe is the one evaluated by :func:`heldout_classifier` (fitted on ``dev`` only and
+    scored on ``heldout``); refitting the same recipe on every labeled title for use is standard
+    practice and chooses nothing on the held-out split. The fit takes a few seconds on one core;
+    it is cached in the process, and on disk under ``$MOF_CACHE_DIR`` (default
+    ``~/.cache/mof-experiments``; an empty ``MOF_CACHE_DIR`` turns it off), keyed by
+    :data:`CLASSIFIER_VERSION`, the thresholds and the splits. A cache file that cannot be read,
+    or holds another version, is refitted and rewritten (atomically). ``version_`` on the
+    returned classifier identifies its output (see :attr:`PersonaClassifier.version_`).
     """
-    return _fitted(float(threshold), float(review_threshold), ("train", "test"))
+    return _fitted(float(threshold), float(review_threshold), ("dev", "heldout"))
 
 
 def heldout_classifier(threshold: float = DEFAULT_THRESHOLD,
                        review_threshold: float = DEFAULT_REVIEW_THRESHOLD) -> PersonaClassifier:
-    """The same recipe fitted on the ``train`` split only: the one to score on ``test``."""
-    return _fitted(float(threshold), float(review_threshold), ("train",))
+    """The same recipe fitted on the ``dev`` split only: the one to score on ``heldout``."""
+    return _fitted(float(threshold), float(review_threshold), ("dev",))
 
 
 @lru_cache(maxsize=4)
@@ -99,7 +125,8 @@ def _fitted(threshold: float, review_threshold: float, splits: tuple) -> Persona
         try:
             with open(path, "rb") as fh:
                 clf = pickle.load(fh)
-            if isinstance(clf, PersonaClassifier):
+            if isinstance(clf, PersonaClassifier) and getattr(clf, "version_", None) == _version(
+                    CLASSIFIER_VERSION, threshold, review_threshold, splits):
                 return clf
         except Exception:  # noqa: BLE001 - a damaged cache is refitted, never trusted
             pass
@@ -107,6 +134,7 @@ def _fitted(threshold: float, review_threshold: float, splits: tuple) -> Persona
     train = df[df["split"].isin(splits)]
     clf = PersonaClassifier(threshold=threshold, review_threshold=review_threshold)
     clf.fit(train["job_title"], train["persona"])
+    clf.version_ = _version(CLASSIFIER_VERSION, threshold, review_threshold, splits)
     if path is not None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -117,6 +145,12 @@ def _fitted(threshold: float, review_threshold: float, splits: tuple) -> Persona
         except OSError:
             pass                          # a read-only home still classifies, only slower
     return clf
+
+
+def _version(classifier_version: str, threshold: float, review_threshold: float, splits: tuple) -> str:
+    """``<CLASSIFIER_VERSION>-t<threshold>-r<review_threshold>[-dev]``."""
+    suffix = "" if tuple(splits) == ("dev", "heldout") else "-" + "+".join(splits)
+    return f"{classifier_version}-t{threshold:g}-r{review_threshold:g}{suffix}"
 
 
 def classify_titles(titles, *, threshold: float = DEFAULT_THRESHOLD,
@@ -160,9 +194,10 @@ def personas_from_workspace(workspace, *, threshold: float = DEFAULT_THRESHOLD,
 
 
 __all__ = [
-    "CLASSIFIER_VERSION", "DEFAULT_REVIEW_THRESHOLD", "DEFAULT_THRESHOLD", "KEYWORDS", "PERSONA_COLUMNS",
+    "CLASSIFIER_VERSION", "DEFAULT_REVIEW_THRESHOLD", "REAL_SOURCES", "DEFAULT_THRESHOLD", "KEYWORDS", "PERSONA_COLUMNS",
     "PersonaClassifier", "RULES", "Rule", "classify_titles", "default_classifier", "evaluate_titles",
     "expected_calibration_error", "heldout_classifier", "keyword_baseline", "labeled_titles", "macro_f1",
     "match_rule",
-    "normalize_title", "personas", "personas_from_workspace", "reliability_table", "title_script",
+    "normalize_title", "personas", "personas_from_workspace", "reliability_table", "scores_by_source",
+    "title_script",
 ]

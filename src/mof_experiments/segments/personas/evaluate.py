@@ -63,3 +63,32 @@ def expected_calibration_error(correct, confidence, *, bins: int = 10) -> float:
     if t.empty:
         return float("nan")
     return float((t["n"] * (t["accuracy"] - t["mean_confidence"]).abs()).sum() / t["n"].sum())
+
+
+def scores_by_source(scored: pd.DataFrame, real_sources) -> pd.DataFrame:
+    """Macro-F1, accuracy and ECE per source, for all real sources pooled, and for each persona.
+
+    ``scored`` has ``persona`` (truth), ``pred``, ``baseline`` (the keyword baseline's persona),
+    ``confidence``, ``rule`` and ``source``. Returns one row per group: ``group`` (``real
+    (pooled)``, a source name, or ``persona=<P>`` over the real titles), ``titles``,
+    ``macro_f1``, ``baseline_macro_f1``, ``accuracy`` and ``ece`` (over decisions that are not
+    ``missing``/``unrecognized_script``). For a persona row, ``macro_f1`` is that persona's F1 over
+    the pooled real titles (``titles`` its support) and ``accuracy`` its recall.
+    """
+    real = scored[scored["source"].isin(list(real_sources))]
+    groups = [("real (pooled)", real)] + [(s, g) for s, g in scored.groupby("source", sort=True)]
+    rows = []
+    for name, g in groups:
+        decided = g[~g["rule"].isin(["missing", "unrecognized_script"])]
+        rows.append((name, len(g), macro_f1(g["persona"], g["pred"]), macro_f1(g["persona"], g["baseline"]),
+                     float((g["persona"] == g["pred"]).mean()),
+                     expected_calibration_error(decided["persona"] == decided["pred"], decided["confidence"])))
+    rep, base = evaluate_titles(real["persona"], real["pred"]), evaluate_titles(real["persona"], real["baseline"])
+    for p in PERSONAS:
+        if p in set(rep["persona"]):
+            mine = rep[rep["persona"] == p].iloc[0]
+            theirs = base[base["persona"] == p]
+            rows.append((f"persona={p}", int(mine["n"]), float(mine["f1"]),
+                         float(theirs["f1"].iloc[0]) if len(theirs) else float("nan"), float(mine["recall"]),
+                         float("nan")))
+    return pd.DataFrame(rows, columns=["group", "titles", "macro_f1", "baseline_macro_f1", "accuracy", "ece"])

@@ -16,21 +16,23 @@ output names it):
    German, French, Spanish, Portuguese, Japanese and Chinese forms). The head words are removed
    and the rest is split into parts (``&``, ``/``, ``,``, ``and``, ``-``, ...). If the model is
    confident about a part (probability >= 0.5 when the part names a role such as ``CTO`` or
-   ``Head of Product``, >= 0.8 for a bare function such as ``Finance``; an ``OTHER`` part must
-   name a role and reach 0.8, so that a team, company or place name is not taken for a job),
+   ``Head of Product``, >= 0.9 for a bare function such as ``Finance``; an ``OTHER`` part must
+   name a role and reach 0.9, so that a team, company or place name is not taken for a job),
    that part's persona decides (``head_with_function``:
    ``Co-founder & CTO`` -> DEV, ``Executive Director, Finance`` -> CFO, ``COO & Co-founder`` ->
    OTHER); else the title is the company head (``head_of_company``: ``Founder``,
    ``Managing Director, EMEA`` -> CEO).
 5. ``unrecognized_words``: no content word (seniority and connector words do not count) and
-   no pair of CJK characters of the title occurs in the training titles: ``OTHER``
-   (``Ninja``, ``lorem ipsum``, ``asdf qwerty``).
-6. ``model``: word (1-2) and character (1-6) n-gram TF-IDF over the title plus its English
-   glosses (:func:`~.text.model_text`) and spelling corrections, logistic regression, calibrated
-   by scikit-learn's ``CalibratedClassifierCV`` (isotonic, 5 folds, the 5 calibrated fits
-   averaged). The most probable persona other than OTHER is returned when its probability is
-   at least ``threshold``; otherwise ``OTHER`` with the model's probability of OTHER as
-   confidence (``model_abstained`` when a persona was the top class).
+   no pair of CJK characters of the title occurs in the training titles, and fewer than
+   :data:`KNOWN_GRAM_SHARE` of its character 4-grams do: ``OTHER`` (``Ninja``, ``asdf qwerty``).
+6. ``model``: word (1-2) and character (2-5, ``char_wb``) n-gram TF-IDF over the title plus its
+   English glosses (:func:`~.text.model_text`) and spelling corrections, a linear SVM
+   (``LinearSVC(C=2)``) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
+   fitted on 2 cross-validation folds, then one SVM fitted on every title: ``ensemble=False``).
+   The TF-IDF vocabulary is learned once from all training titles. The most probable persona
+   other than OTHER is returned when its probability is at least ``threshold``; otherwise
+   ``OTHER`` with the model's probability of OTHER as confidence (``model_abstained`` when a
+   persona was the top class).
 
 Every decision carries a **confidence**, the estimated probability that its persona is right:
 for the model its calibrated probability; for the rules 3-5 their precision measured on the
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -52,8 +55,7 @@ from sklearn.utils.validation import check_is_fitted
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import PERSONAS
 from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text,
-                                                    normalize_title,
-                                                    title_script)
+                                                    normalize_title, script_of_normalized)
 
 #: Model probability below which the answer is OTHER (``model_abstained``).
 DEFAULT_THRESHOLD = 0.45
@@ -63,7 +65,11 @@ DEFAULT_REVIEW_THRESHOLD = 0.8
 #: A part of a combined title must reach this model probability to decide: the first when it
 #: names a role (``CTO``, ``Head of Product``), the second otherwise (``Finance``); an OTHER part
 #: must name a role and reach the second.
-PART_MIN_PROBA = (0.5, 0.8)
+PART_MIN_PROBA = (0.5, 0.9)
+#: ``unrecognized_words`` needs fewer than this share of a title's character 4-grams in the
+#: training titles (besides no known word): with titles in five languages, most 4-grams of any
+#: made-up word occur somewhere ("Ninja": " nin", "inja", "nja "), so half was too low a bar.
+KNOWN_GRAM_SHARE = 0.9
 #: An OTHER part decides only if it names a role (``COO``, ``Head of Growth``), not a place or company.
 _ROLE_WORD = re.compile(r"\b(?:c[a-z]{1,2}o|chief|officer|head|director|manager|lead|vp|vice president|partner|"
                         r"leiter\w*|directeur|directrice|director[a]?|diretor[a]?|gerente|jefe|responsable)\b|"
@@ -108,11 +114,12 @@ RULES: tuple[Rule, ...] = (
 _CEO_RX, _NOT_CEO_RX, _HEAD_RX = re.compile(_CEO), re.compile(_NOT_THE_CEO), re.compile(_HEAD)
 
 
+@lru_cache(maxsize=1 << 16)
 def _base_rule(norm: str) -> str | None:
     """``missing``/``unrecognized_script``/``chief_executive``/``head`` or ``None``."""
     if not norm or PLACEHOLDER.match(norm):
         return "missing"
-    script = title_script(norm)
+    script = script_of_normalized(norm)
     if script == "none":
         return "missing"
     if script == "other":
@@ -147,15 +154,21 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     review_threshold : confidence below which ``needs_review`` is true.
     use_rules : apply the rules 3-5 (``False``: the model alone, for evaluation; ``missing`` and
         ``unrecognized_script`` always apply).
-    C : inverse regularization strength of the logistic regression.
+    base : ``"svm"`` (``LinearSVC``) or ``"logistic"`` (``LogisticRegression``).
+    C : inverse regularization strength of the linear model.
+    class_weight : passed to the linear model.
     calibration : ``"isotonic"`` or ``"sigmoid"`` (``CalibratedClassifierCV(method=...)``).
     cv : folds of the calibration.
-    ensemble : average the ``cv`` calibrated fits (``CalibratedClassifierCV(ensemble=...)``).
-    char_ngrams : character n-gram lengths of the ``char_wb`` features.
+    ensemble : average the ``cv`` calibrated fits (``CalibratedClassifierCV(ensemble=...)``);
+        ``False`` fits one model on every title and calibrates it on the folds' predictions.
+    char_ngrams, word_ngrams : n-gram lengths of the ``char_wb`` and word TF-IDF features.
+    spelling_max_count : a word of a new title seen at most this often in the training titles is
+        replaced by its spelling correction (see :meth:`_text`; 0: only words never seen; -1: none).
 
     Attributes
     ----------
-    model_ : the fitted ``CalibratedClassifierCV`` over a ``Pipeline`` (features -> logistic).
+    features_ : the fitted TF-IDF ``FeatureUnion`` (word and character n-grams).
+    model_ : the fitted ``CalibratedClassifierCV`` over the linear model, on ``features_``.
     classes_ : personas seen in ``fit``.
     vocabulary_ : the content tokens of the training titles (for ``unrecognized_words``).
     rule_precision_ : dict rule name -> measured precision on the training titles.
@@ -163,17 +176,21 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
-                 use_rules: bool = True, C: float = 10.0, class_weight=None, calibration: str = "isotonic",
-                 cv: int = 5, ensemble: bool = True, char_ngrams: tuple = (1, 6)):
+                 use_rules: bool = True, base: str = "svm", C: float = 2.0, class_weight=None,
+                 calibration: str = "sigmoid", cv: int = 2, ensemble: bool = False, char_ngrams: tuple = (2, 5),
+                 word_ngrams: tuple = (1, 2), spelling_max_count: int = 2):
         self.threshold = threshold
         self.review_threshold = review_threshold
         self.use_rules = use_rules
+        self.base = base
         self.C = C
         self.class_weight = class_weight
         self.calibration = calibration
         self.cv = cv
         self.ensemble = ensemble
         self.char_ngrams = char_ngrams
+        self.word_ngrams = word_ngrams
+        self.spelling_max_count = spelling_max_count
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X, y):
@@ -181,7 +198,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion, Pipeline
+        from sklearn.pipeline import FeatureUnion
+        from sklearn.svm import LinearSVC
         from threadpoolctl import threadpool_limits
 
         for name in ("threshold", "review_threshold"):
@@ -189,6 +207,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 raise MofInputError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if self.calibration not in ("isotonic", "sigmoid"):
             raise MofInputError(f"calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}")
+        if self.base not in ("svm", "logistic"):
+            raise MofInputError(f"base must be 'svm' or 'logistic', got {self.base!r}")
         norm = [normalize_title(t) for t in _as_list(X)]
         y = np.asarray(_as_list(y), dtype=object)
         if len(norm) != len(y) or not len(y):
@@ -199,53 +219,72 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                                 row=int(np.flatnonzero(bad)[0]) + 1, value=y[bad][0])
         keep = np.array([_base_rule(t) not in ("missing", "unrecognized_script") for t in norm])
         texts = [t for t, k in zip(norm, keep) if k]
-        features = FeatureUnion([
-            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2),
-                                     sublinear_tf=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams), sublinear_tf=True,
-                                     min_df=2)),
-        ])
-        base = Pipeline([("features", features),
-                         ("logreg", LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000))])
-        model = CalibratedClassifierCV(base, method=self.calibration, cv=self.cv, ensemble=self.ensemble)
-        # BLAS threads only add contention on these small sparse problems
         counts: dict = {}
         for t in texts:
             for w in _strip_noise(t).split():
                 counts[w] = counts.get(w, 0) + 1
         self.word_counts_ = counts
+        # the vocabulary and IDF are learned once from every training title (no label is used);
+        # only the classifier is refitted per calibration fold
+        self.features_ = FeatureUnion([
+            ("word", TfidfVectorizer(analyzer="word", token_pattern=r"(?u)\b\w+\b",
+                                     ngram_range=tuple(self.word_ngrams), sublinear_tf=True, dtype=np.float32)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams), sublinear_tf=True,
+                                     min_df=2, dtype=np.float32)),
+        ])
+        if self.base == "svm":
+            clf = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=0)
+        else:
+            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
+        # BLAS threads only add contention on these small sparse problems
         with threadpool_limits(limits=1):
-            self.model_ = model.fit([self._text(t) for t in texts], y[keep])
+            # the training titles are read as written: spelling correction is for new titles only
+            Xt = self.features_.fit_transform([self._text(t, correct=False) for t in texts])
+            self.model_ = CalibratedClassifierCV(clf, method=self.calibration, cv=self.cv,
+                                                 ensemble=self.ensemble).fit(Xt, y[keep])
         self.classes_ = self.model_.classes_
-        self.vocabulary_ = frozenset(tok for t in texts for tok in content_tokens(model_text(t)))
-        self.char_vocabulary_ = frozenset(g for t in texts for g in char_grams(t))
+        toks = [content_tokens(model_text(t)) for t in texts]
+        grams = [char_grams(t) for t in texts]
+        self.vocabulary_ = frozenset(tok for tk in toks for tok in tk)
+        self.char_vocabulary_ = frozenset(g for gr in grams for g in gr)
         self.rule_precision_, self.rule_counts_ = {}, {}
-        out = self._decide(norm, measure=False)
+        out = self._decide(norm, measure=False, rules_only=True)
         for r in RULES[2:]:
             fired = (out["rule"] == r.name).to_numpy()
             hits = int((out["persona"].to_numpy()[fired] == y[fired]).sum())
             n = int(fired.sum())
             self.rule_counts_[r.name] = (hits, n)
             self.rule_precision_[r.name] = (hits + 1) / (n + 2)
-        self.rule_precision_["unrecognized_words"] = self._oov_precision(texts, y[keep])
+        self.rule_precision_["unrecognized_words"] = self._oov_precision(toks, grams, y[keep])
         return self
 
-    def _oov_precision(self, texts, y) -> float:
-        """Precision of ``unrecognized_words``: over folds, titles none of whose content tokens
-        occur in the other folds, share labeled OTHER (Laplace-smoothed)."""
-        idx = np.arange(len(texts)) % self.cv
-        toks = [set(content_tokens(model_text(t))) for t in texts]
-        grams = [char_grams(t) for t in texts]
+    def _proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities (columns in ``classes_``) of normalized titles."""
+        with _one_thread():
+            return self.model_.predict_proba(self.features_.transform([self._text(t) for t in texts]))
+
+    def _oov_precision(self, toks, grams, y) -> float:
+        """Precision of ``unrecognized_words``: over ``cv`` folds (title ``i`` in fold ``i % cv``),
+        titles none of whose content tokens occur in the other folds and fewer than ``KNOWN_GRAM_SHARE`` of whose
+        character 4-grams do, share labeled OTHER (Laplace-smoothed)."""
+        from collections import Counter
+
+        folds = np.arange(len(toks)) % self.cv
+        toks = [set(t) for t in toks]
+        grams = [set(g) for g in grams]
+        # a token occurs in the other folds iff its count over all folds exceeds its count in this one
+        tok_all, gram_all = Counter(), Counter()
+        tok_fold = [Counter() for _ in range(self.cv)]
+        gram_fold = [Counter() for _ in range(self.cv)]
+        for f, tk, gr in zip(folds, toks, grams):
+            tok_all.update(tk), tok_fold[f].update(tk), gram_all.update(gr), gram_fold[f].update(gr)
         hits = n = 0
-        for f in range(self.cv):
-            vocab = set().union(*(toks[i] for i in np.flatnonzero(idx != f)))
-            gvocab = set().union(*(set(grams[i]) for i in np.flatnonzero(idx != f)))
-            for i in np.flatnonzero(idx == f):
-                if toks[i] & vocab:
-                    continue
-                if not grams[i] or np.mean([g in gvocab for g in grams[i]]) < 0.5:
-                    n += 1
-                    hits += y[i] == "OTHER"
+        for i, (f, tk, gr) in enumerate(zip(folds, toks, grams)):
+            if any(tok_all[t] > tok_fold[f][t] for t in tk):
+                continue
+            if not gr or np.mean([gram_all[g] > gram_fold[f][g] for g in gr]) < KNOWN_GRAM_SHARE:
+                n += 1
+                hits += y[i] == "OTHER"
         self.rule_counts_["unrecognized_words"] = (int(hits), int(n))
         return (hits + 1) / (n + 2)
 
@@ -253,7 +292,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """The calibrated model's probabilities (columns in ``classes_``), rules not applied."""
         check_is_fitted(self, "model_")
-        return self.model_.predict_proba([self._text(normalize_title(t)) for t in _as_list(X)])
+        return self._proba([normalize_title(t) for t in _as_list(X)])
 
     def classify(self, X) -> pd.DataFrame:
         """One row per title: ``persona``, ``confidence``, ``rule``, ``needs_review``.
@@ -277,7 +316,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         """Persona per title (see :meth:`classify`)."""
         return self.classify(X)["persona"].to_numpy(dtype=object)
 
-    def _decide(self, norm: list[str], *, measure: bool) -> pd.DataFrame:
+    def _decide(self, norm: list[str], *, measure: bool, rules_only: bool = False) -> pd.DataFrame:
         n = len(norm)
         persona = np.full(n, "OTHER", dtype=object)
         conf = np.zeros(n)
@@ -291,15 +330,14 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 persona[i], rule[i] = "CEO", r
             elif self.use_rules and r == "head":
                 heads.append(i)
-            elif self.use_rules and self._unrecognized(t):
+            elif self.use_rules and self._unrecognized(t, correct=not rules_only):
                 rule[i] = "unrecognized_words"
             else:
                 todo.append(i)
         if heads:
             self._decide_heads(norm, heads, persona, rule)
-        if todo:
-            with _one_thread():
-                proba = self.model_.predict_proba([self._text(norm[i]) for i in todo])
+        if todo and not rules_only:
+            proba = self._proba([norm[i] for i in todo])
             lab, p, abstained = self._choose(proba)
             idx = np.array(todo)
             persona[idx], conf[idx] = lab, p
@@ -333,16 +371,23 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         abstained = ~take & (p_best > p_other)
         return lab, conf, abstained
 
-    def _text(self, norm: str) -> str:
+    def _text(self, norm: str, correct: bool = True) -> str:
         """What the model reads: the title without region words and a leading acting/interim
-        (:func:`_strip_noise`), every Latin word of at least 4 letters seen at most twice in the
-        training titles replaced by its spelling correction (a training word of the same first
+        (:func:`_strip_noise`), then (for a new title, ``correct``; the training titles are read as
+        written) every Latin word of at least 4 letters seen at most ``spelling_max_count`` times in
+        the training titles replaced by its spelling correction (a training word of the same first
         letter seen at least 10 times as often, with difflib similarity at least 0.8; the most
         similar, ties to the more frequent: ``prodcut`` -> ``product``, ``councel`` ->
         ``counsel``), then :func:`model_text`."""
-        words = [self._correct(w) if len(w) >= 4 and w.isascii() and w.isalpha()
-                 and self.word_counts_.get(w, 0) <= 2 else w for w in _strip_noise(norm).split()]
-        return model_text(" ".join(w for w in words if w))
+        if not correct:
+            return model_text(_strip_noise(norm))
+        cache = self.__dict__.setdefault("_texts", {})
+        if norm not in cache:
+            words = [self._correct(w) if len(w) >= 4 and w.isascii() and w.isalpha()
+                     and self.word_counts_.get(w, 0) <= self.spelling_max_count else w
+                     for w in _strip_noise(norm).split()]
+            cache[norm] = model_text(" ".join(w for w in words if w))
+        return cache[norm]
 
     def _correct(self, word: str) -> str | None:
         cache = self.__dict__.setdefault("_corrections", {})
@@ -350,8 +395,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
             index = self.__dict__.get("_by_initial")
             if index is None:
                 index = {}
-                for w, n in self.word_counts_.items():
-                    if w.isascii() and w.isalpha() and len(w) >= 3:
+                for w, n in self.word_counts_.items():   # only words common enough to be a correction
+                    if n >= 10 and w.isascii() and w.isalpha() and len(w) >= 3:
                         index.setdefault(w[0], []).append(w)
                 self.__dict__["_by_initial"] = index
             import difflib
@@ -369,14 +414,15 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
         state = self.__dict__.copy()
         state.pop("_corrections", None)
         state.pop("_by_initial", None)
+        state.pop("_texts", None)
         return state
 
-    def _unrecognized(self, norm: str) -> bool:
-        """No content token known, and fewer than half of the character 4-grams known."""
-        if set(content_tokens(self._text(norm))) & self.vocabulary_:
+    def _unrecognized(self, norm: str, correct: bool = True) -> bool:
+        """No content token known, and fewer than ``KNOWN_GRAM_SHARE`` of the character 4-grams known."""
+        if set(content_tokens(self._text(norm, correct))) & self.vocabulary_:
             return False
         grams = char_grams(norm)
-        return not grams or np.mean([g in self.char_vocabulary_ for g in grams]) < 0.5
+        return not grams or np.mean([g in self.char_vocabulary_ for g in grams]) < KNOWN_GRAM_SHARE
 
     def _decide_heads(self, norm, heads, persona, rule) -> None:
         parts, owner = [], []
@@ -389,8 +435,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                     owner.append(i)
         best = {}
         if parts:
-            with _one_thread():
-                proba = self.model_.predict_proba([self._text(p) for p in parts])
+            proba = self._proba(parts)
             for i, part, row in zip(owner, parts, proba):
                 k = int(row.argmax())
                 lab, p = self.classes_[k], float(row[k])

@@ -81,8 +81,15 @@ def title_script(title) -> str:
     Latin, 6 Cyrillic letters) is ``other``, ``"Senior Программист"`` (6 and 11) is ``other``,
     ``"Head of IT Отдел"`` (8 and 5) is ``latin``.
     """
+    return script_of_normalized(normalize_title(title))
+
+
+def script_of_normalized(norm: str) -> str:
+    """:func:`title_script` of a title already passed through :func:`normalize_title`."""
+    if norm.isascii():                   # the common case, without a look at every letter's name
+        return "latin" if any(ch.isalpha() for ch in norm) else "none"
     counts = {"latin": 0, "cjk": 0, "other": 0}
-    for ch in normalize_title(title):
+    for ch in norm:
         if ch.isalpha():
             counts[_char_script(ch)] += 1
     total = sum(counts.values())
@@ -92,7 +99,8 @@ def title_script(title) -> str:
     return best if counts[best] >= counts["other"] else "other"
 
 
-def content_tokens(norm: str) -> list[str]:
+@lru_cache(maxsize=1 << 16)
+def content_tokens(norm: str) -> tuple[str, ...]:
     """The tokens that carry meaning for the unknown-words test: words of a Latin title
     without :data:`FILLER` words, plus every pair of adjacent CJK characters (CJK titles have
     no spaces)."""
@@ -106,7 +114,7 @@ def content_tokens(norm: str) -> list[str]:
                 out.append(rest)
         elif w not in FILLER and not w.isdigit():
             out.append(w)
-    return out
+    return tuple(out)
 
 
 def char_grams(norm: str, n: int = 4) -> list[str]:
@@ -189,6 +197,25 @@ GLOSSARY: tuple[tuple[str, str], ...] = tuple((rf"\b(?:{k})\b", v) for k, v in A
     (r"grunder|fondat|fundador|創業|创始人|创办人", "founder"),
     (r"inhaber|propietari|proprietari|dueno|オーナー|老板", "owner"),
     (r"vorstand|consejero delegado|董事长|会長|取締役", "board chairman executive"),
+    # more function words of German, French, Spanish and Portuguese titles (v3, general knowledge)
+    (r"schatzmeist|tesourari|tesoreri|tresoreri", "treasurer treasury"),
+    (r"rechnungspruf|revisor|reviseu|auditor de cuentas|auditor de contas|commissaire aux comptes", "auditor"),
+    (r"kostenrechn|kostenanaly|\bcustos\b|\bcostes\b|\bcouts\b", "cost accountant"),
+    (r"tenedor[a]? de libros|guarda livros|teneur de livres|\bcontas\b|\bcuentas\b|\bcomptes\b", "accounts bookkeeper"),
+    (r"presupuest|orcament|haushalt", "budget"),
+    (r"advokat|rechtskonsulent|syndikus|rechtsberat|conseil juridique|asesor juridico|consultor juridico", "legal counsel lawyer"),
+    (r"rechtsdienst|rechtswes|contentieux|litigio|contencioso", "legal"),
+    (r"referendar|patentassessor|patentanwalt|conseil en propriete industrielle", "legal attorney"),
+    (r"piratage|pirate|hacker|vulnerab|schwachstell", "security hacker vulnerability"),
+    (r"\b(?:red|blue|purple) team", "security offensive defensive"),
+    (r"reseau|\bredes\b|\brede\b|netzwerk", "network"),
+    (r"servidor|serveur|\bserver\b", "server"),
+    (r"\bedv\b|informaticien|informatico|informatica", "it"),
+    (r"testeu|testador|probador|\btester", "tester test"),
+    (r"\bsi\b|systemes d information|sistemas de informa", "information systems it"),
+    (r"benutzeroberflach|interfaces? utilisat|interfaz de usuario|interface do usuario|interface de utilizador",
+     "user interface developer"),
+    (r"gestion de productos|gestao de produtos|gestion de produits|gamme", "product management"),
     # common OTHER functions
     (r"vertrieb|commercial|comercial|vendedor|vendas|ventas|営業|销售", "sales"),
     (r"mercadeo|マーケティング|市场", "marketing"),
@@ -209,9 +236,35 @@ GLOSSARY: tuple[tuple[str, str], ...] = tuple((rf"\b(?:{k})\b", v) for k, v in A
 _GLOSSARY = tuple((re.compile(p), g) for p, g in GLOSSARY)
 
 
+def _within_a_word(pattern: str) -> bool:
+    """True if every match of ``pattern`` lies inside one word (no space, ``\\s``, ``\\W`` or ``.``)."""
+    return not re.search(r" |\\s|\\W|(?<!\\)\.", pattern)
+
+
+#: Glossary entries matched word by word (cached per word) and those matched on the whole title.
+_WORD_GLOSSARY = tuple((i, re.compile(p)) for i, (p, _) in enumerate(GLOSSARY) if _within_a_word(p))
+_PHRASE_GLOSSARY = tuple((i, re.compile(p)) for i, (p, _) in enumerate(GLOSSARY) if not _within_a_word(p))
+
+
+#: Any word-level entry at all: most words have no gloss, and one search tells so.
+_ANY_WORD_GLOSS = re.compile("|".join(f"(?:{rx.pattern})" for _, rx in _WORD_GLOSSARY))
+
+
+@lru_cache(maxsize=1 << 17)
+def _word_glosses(word: str) -> frozenset:
+    if not _ANY_WORD_GLOSS.search(word):
+        return frozenset()
+    return frozenset(i for i, rx in _WORD_GLOSSARY if rx.search(word))
+
+
+@lru_cache(maxsize=1 << 16)
 def model_text(norm: str) -> str:
     """The text the model reads: the normalized title plus the English gloss of every
     :data:`GLOSSARY` term in it (``finanzbuchhalterin`` -> ``finanzbuchhalterin finance
     accountant accounting``)."""
-    extra = [g for rx, g in _GLOSSARY if rx.search(norm)]
+    # the same glosses, in the same order, as [g for rx, g in _GLOSSARY if rx.search(norm)]: a
+    # pattern that cannot cross a space matches the title iff it matches one of its words
+    hit = set().union(*(_word_glosses(w) for w in norm.split())) if norm else set()
+    hit.update(i for i, rx in _PHRASE_GLOSSARY if rx.search(norm))
+    extra = [GLOSSARY[i][1] for i in sorted(hit)]
     return f"{norm} {' '.join(extra)}" if extra else norm
