@@ -41,7 +41,7 @@ import pandas as pd
 
 from mof_experiments.checks import check_alpha, check_positive, labels, numeric, pick_metric, require_columns
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.stats import (COMPARISON_FIELDS, DEFAULT_WINSORIZE_Q, Breakdown, Dominance, GuardrailResult,
+from mof_experiments.stats import (COMPARISON_FIELDS, DEFAULT_WINSORIZE_Q, Breakdown, GuardrailResult,
                                    SRMResult, bayesian_means, bayesian_rates, breakdown, compare_means,
                                    compare_proportions, compare_sequential, cuped, dominance, guardrails, json_number,
                                    low_data, mde_mean, mde_proportion, sequential_path, srm_test)
