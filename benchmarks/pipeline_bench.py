@@ -51,7 +51,24 @@ def workspace(millions: int) -> Path:
     dst = WORK / f"pipeline_{millions}M.duckdb"
     if not dst.exists() or dst.stat().st_mtime < src.stat().st_mtime:
         shutil.copy(src, dst)
+        stamp_inputs(dst)
     return dst
+
+
+def stamp_inputs(path: Path) -> None:
+    """Give ``companies`` and ``api_events`` the write ids a workspace written by this version has
+    (label_bench's cached file may predate them): without them `mof report run` cannot tell that the
+    stored funnel is current and labels again (`mof_experiments.funnel.stored_labels`)."""
+    import duckdb
+
+    from mof_experiments.workspace import stamp_written
+
+    con = duckdb.connect(str(path))
+    try:
+        for name in ("companies", "api_events"):
+            stamp_written(con, name)
+    finally:
+        con.close()
 
 
 def drop_table(path: Path, name: str) -> None:

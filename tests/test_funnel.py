@@ -162,6 +162,51 @@ def test_label_workspace_writes_the_funnel_table(hand_ws):
     assert hand_ws.meta()["funnel_as_of"].startswith("2026-04-01")
 
 
+def _no_labeling(*a, **k):
+    raise AssertionError("labeled again although the stored funnel is current")
+
+
+def test_stored_labels_are_reused_only_while_current(hand_ws, tmp_path, monkeypatch):
+    import mof_experiments.funnel as funnel_mod
+    from mof_experiments.funnel import stored_labels
+    from mof_experiments.reports import load_report_data
+
+    df, _ = label_workspace(hand_ws, AS_OF)
+    fresh = label(hand_ws, AS_OF)
+    pd.testing.assert_frame_equal(stored_labels(hand_ws, AS_OF), fresh)
+    # the report loader reads the stored table: labeling again would fail here
+    path = hand_ws.path
+    hand_ws.close()
+    with monkeypatch.context() as m:
+        m.setattr(funnel_mod, "label", _no_labeling)
+        data = load_report_data(path, AS_OF, email=False, personas=False)
+    pd.testing.assert_frame_equal(data.funnel, fresh)
+    ws = Workspace(path)
+    # another as_of or min_success: not reused
+    assert stored_labels(ws, "2026-04-02") is None
+    assert stored_labels(ws, AS_OF, min_success=2) is None
+    # an ingest that adds an event (b gets a second 2xx production call): not reused, and the
+    # loader's answer follows the new events
+    (tmp_path / "more.csv").write_text("company_id,ts,environment,endpoint,status_code\n"
+                                       "a_no_calls,2026-03-03T00:00:00Z,sandbox,/v1/payments,200\n")
+    ingest(ws, "api_events", [tmp_path / "more.csv"])
+    assert stored_labels(ws, AS_OF) is None
+    ws.close()
+    data = load_report_data(path, AS_OF, email=False, personas=False)
+    assert data.funnel.set_index("company_id").loc["a_no_calls", "stage"] == "sandbox"
+    # labeled again, then an insert by another tool (same write id, one more row): not reused
+    ws = Workspace(path)
+    label_workspace(ws, AS_OF)
+    assert stored_labels(ws, AS_OF) is not None
+    ws.raw.execute("INSERT INTO api_events SELECT * FROM api_events LIMIT 1")
+    assert stored_labels(ws, AS_OF) is None
+    # a replace of companies through the package (same rows): a new write id, not reused
+    label_workspace(ws, AS_OF)
+    ws.write("companies", ws.read("companies"))
+    assert stored_labels(ws, AS_OF) is None
+    ws.close()
+
+
 def test_parse_as_of_treats_naive_as_utc_and_converts_offsets():
     assert parse_as_of("2026-04-01") == datetime(2026, 4, 1, tzinfo=UTC)
     assert parse_as_of("2026-04-01T02:00:00+02:00") == datetime(2026, 4, 1, tzinfo=UTC)

@@ -224,11 +224,59 @@ def _normalize(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_workspace(workspace, as_of=None, *, min_success: int = 1, source=None):
-    """Label and write the ``funnel`` table (atomically); returns ``(frame, LabelReport)``."""
+    """Label and write the ``funnel`` table (atomically); returns ``(frame, LabelReport)``.
+
+    When the events are the workspace's own, the meta data also records what the labels were
+    computed from (``funnel_inputs``: :func:`inputs_fingerprint`, taken before labeling), so a
+    later reader can use the stored table instead of labeling again (:func:`stored_labels`).
+    """
+    own = source is None or source is workspace
+    inputs = inputs_fingerprint(workspace) if own else None
     df, report = label(workspace, as_of, min_success=min_success, with_report=True, source=source)
     workspace.write("funnel", df)
-    workspace.set_meta(funnel_as_of=report.as_of.isoformat(), funnel_min_success=min_success)
+    workspace.set_meta(funnel_as_of=report.as_of.isoformat(), funnel_min_success=min_success, funnel_inputs=inputs)
     return df, report
+
+
+def inputs_fingerprint(workspace) -> dict | None:
+    """What the labels depend on: for ``companies`` and ``api_events``, the id of their last
+    write by this package (``written:<table>`` in the meta data), their row count and time range.
+
+    A write through the package (``mof ingest``, ``mof simulate``, ``Workspace.write``) changes the
+    id; an insert by another tool changes the count or the range. None when either table or the
+    write id is missing (a workspace written by an older version): then nothing is reused.
+    """
+    if not (workspace.has("companies") and workspace.has("api_events")):
+        return None
+    meta = workspace.meta()
+    written = [meta.get("written:companies"), meta.get("written:api_events")]
+    if None in written:
+        return None
+    raw = workspace.raw
+    co = raw.execute("SELECT count(*), epoch_us(min(signup_at)), epoch_us(max(signup_at)) FROM companies").fetchone()
+    ev = raw.execute("SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM api_events").fetchone()
+    return {"companies": [written[0], *co], "api_events": [written[1], *ev]}
+
+
+def stored_labels(workspace, as_of, *, min_success: int = 1) -> pd.DataFrame | None:
+    """The stored ``funnel`` table when it is what :func:`label` would return now, else None.
+
+    It is reused only when it was written by :func:`label_workspace` for the same ``as_of`` and
+    ``min_success`` from the workspace's own events, and ``companies`` and ``api_events`` have not
+    changed since (:func:`inputs_fingerprint`). The nightly run labels first (``mof label``), so
+    the reports that follow read its labels instead of scanning the events again.
+    """
+    meta = workspace.meta()
+    if (meta.get("funnel_inputs") is None or meta.get("funnel_min_success") != min_success
+            or not workspace.has("funnel")
+            or parse_as_of(meta.get("funnel_as_of") or "1970-01-01") != parse_as_of(as_of)):
+        return None
+    if inputs_fingerprint(workspace) != meta["funnel_inputs"]:
+        return None
+    df = workspace.read("funnel")
+    if list(df.columns) != list(FUNNEL_COLUMNS):
+        return None
+    return _normalize(df)
 
 
 @dataclass(frozen=True)

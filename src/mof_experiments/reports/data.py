@@ -103,7 +103,7 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
     """
     from mof_experiments.engagement import human_engagements, message_engagement
     from mof_experiments.experiments import experiment_data
-    from mof_experiments.funnel import label, reuse_labels
+    from mof_experiments.funnel import label, reuse_labels, stored_labels
     from mof_experiments.reports.snapshot import Snapshot
     from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
@@ -134,7 +134,12 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
                     human_engagements(ev, exclude_machine_opens=exclude_machine_opens,
                                       machine_open_seconds=machine_open_seconds))
 
-        funnel = part("funnel", lambda: label(ws, t, min_success=min_success), min_success=min_success)
+        def read_funnel():
+            # the nightly run labels first (`mof label`): its stored table, when still current
+            stored = stored_labels(ws, t, min_success=min_success)
+            return label(ws, t, min_success=min_success) if stored is None else stored
+
+        funnel = part("funnel", read_funnel, min_success=min_success)
         tables = part("tables", read_tables)
         msgs = eng = per = exp = None
         if email:

@@ -21,8 +21,8 @@ Example
 from mof_experiments.workspace.files import SUPPORTED_SUFFIXES, read_input_file
 from mof_experiments.workspace.loading import IngestReport, ingest
 from mof_experiments.workspace.locking import DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, lock_timeout_seconds
-from mof_experiments.workspace.store import DEFAULT_WORKSPACE, META_TABLE, Workspace, default_workspace_path, to_pandas
+from mof_experiments.workspace.store import DEFAULT_WORKSPACE, META_TABLE, Workspace, default_workspace_path, to_pandas, stamp_written
 
-__all__ = ["Workspace", "default_workspace_path", "DEFAULT_WORKSPACE", "META_TABLE", "to_pandas",
+__all__ = ["Workspace", "default_workspace_path", "DEFAULT_WORKSPACE", "META_TABLE", "to_pandas", "stamp_written",
            "LOCK_TIMEOUT_ENV", "DEFAULT_LOCK_TIMEOUT", "lock_timeout_seconds",
            "SUPPORTED_SUFFIXES", "read_input_file", "IngestReport", "ingest"]

@@ -17,7 +17,7 @@ import pyarrow as pa
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import TABLES, create_table_sql, future_timestamps, validate
 from mof_experiments.workspace.files import read_input_file
-from mof_experiments.workspace.store import Workspace
+from mof_experiments.workspace.store import Workspace, stamp_written
 
 
 @dataclass(frozen=True)
@@ -201,6 +201,8 @@ def _append_new_rows(workspace: Workspace, table: str, data: pd.DataFrame) -> in
                 n = raw.execute(f'INSERT INTO "{table}" ({cols}) SELECT {", ".join(f"v.{c}" for c in cols.split(", "))} '
                                 f'FROM "{view}" v ANTI JOIN (SELECT {cols} FROM "{table}" WHERE ts >= ? AND ts <= ?) s '
                                 f"ON {same}", bounds).fetchone()[0]
+            if n:
+                stamp_written(raw, table)
         finally:
             raw.unregister(view)
     return int(n)

@@ -223,7 +223,21 @@ def _write_one(raw, name: str, data, mode: str) -> int:
             raw.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM "{view}"')
     finally:
         raw.unregister(view)
+    stamp_written(raw, name)
     return arrow.num_rows
+
+
+def stamp_written(raw, name: str) -> None:
+    """Record in ``mof_meta`` that ``name`` was written (key ``written:<name>``, a fresh id).
+
+    Called inside the writing transaction by every write of the package (``Workspace.write``,
+    ``mof ingest``), so a result derived from a table can tell whether the table changed since
+    (e.g. the stored ``funnel``: :func:`mof_experiments.funnel.stored_labels`).
+    """
+    import uuid
+
+    raw.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    raw.execute(f"INSERT OR REPLACE INTO {META_TABLE} VALUES (?, ?)", [f"written:{name}", json.dumps(uuid.uuid4().hex)])
 
 
 def _exists(raw, name: str) -> bool:
@@ -231,4 +245,4 @@ def _exists(raw, name: str) -> bool:
                             [name]).fetchone()[0])
 
 
-__all__ = ["DEFAULT_WORKSPACE", "META_TABLE", "default_workspace_path", "Workspace", "to_pandas"]
+__all__ = ["DEFAULT_WORKSPACE", "META_TABLE", "default_workspace_path", "Workspace", "to_pandas", "stamp_written"]
