@@ -256,3 +256,24 @@ def test_summarize_reports_counts_and_wilson_interval(hand_funnel):
     assert s.production_ci[0] == pytest.approx(0.1582, abs=1e-3)
     assert s.production_ci[1] == pytest.approx(0.7495, abs=1e-3)
     assert s.median_days_converted == pytest.approx(np.median([4 + 10 / 24, 1 + 8 / 24, 3 + 6 / 24]))
+
+
+def test_a_label_run_that_dies_after_writing_the_table_leaves_nothing_reusable(hand_ws, monkeypatch):
+    """`mof label --as-of B` killed between writing `funnel` and its meta data must not leave
+    B's labels looking like the stored labels of the previous run's as_of A."""
+    from mof_experiments.funnel import stored_labels
+
+    label_workspace(hand_ws, AS_OF)
+    assert stored_labels(hand_ws, AS_OF) is not None
+    real = type(hand_ws).set_meta
+
+    def dies_when_recording_the_run(self, **values):
+        if "funnel_as_of" in values:
+            raise KeyboardInterrupt("killed")
+        return real(self, **values)
+
+    monkeypatch.setattr(type(hand_ws), "set_meta", dies_when_recording_the_run)
+    with pytest.raises(KeyboardInterrupt, match="killed"):
+        label_workspace(hand_ws, "2026-03-02")
+    monkeypatch.undo()
+    assert stored_labels(hand_ws, AS_OF) is None   # the table now holds 2026-03-02's labels

@@ -233,6 +233,9 @@ def label_workspace(workspace, as_of=None, *, min_success: int = 1, source=None)
     own = source is None or source is workspace
     inputs = inputs_fingerprint(workspace) if own else None
     df, report = label(workspace, as_of, min_success=min_success, with_report=True, source=source)
+    # forget the previous run's record first: a run killed between the two writes below must not
+    # leave this table looking like the labels of the previous as_of
+    workspace.set_meta(funnel_inputs=None)
     workspace.write("funnel", df)
     workspace.set_meta(funnel_as_of=report.as_of.isoformat(), funnel_min_success=min_success, funnel_inputs=inputs)
     return df, report
