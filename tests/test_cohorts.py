@@ -187,3 +187,15 @@ def test_exclude_needs_review_on_an_old_personas_table_says_to_run_mof_segment(w
     with Workspace(ws_path, read_only=True) as ws:        # the fixture's personas table has no needs_review
         with pytest.raises(MofConfigError, match="needs_review.*run `mof segment` again"):
             export_cohort(ws, personas="PM", exclude_needs_review=True)
+
+
+def test_one_address_spelled_with_a_unicode_and_a_punycode_domain_is_exported_once(ws_path):
+    # mof send treats them as one address (schema.email_key); a CSV for another email tool must too
+    with Workspace(ws_path) as ws:
+        c = ws.read("contacts")
+        c.loc[0, "email"], c.loc[1, "email"] = "ana@bücher.example", "Ana@XN--BCHER-KVA.example"
+        ws.write("contacts", c)
+    with Workspace(ws_path, read_only=True) as ws:
+        cohort = export_cohort(ws, columns=["contact_id", "email"])
+    assert cohort.excluded.get("duplicate_email") == 1
+    assert cohort.frame.email.isin(["ana@bücher.example", "Ana@XN--BCHER-KVA.example"]).sum() == 1

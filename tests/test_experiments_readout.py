@@ -387,3 +387,16 @@ def test_guardrails_count_only_email_sent_after_a_companys_assignment():
     s = readout(units.drop(columns="assigned_at"), "arm", "y", "control",
                 email_events=pd.concat([ev, early])).guardrails.summary
     assert s.loc[s["guardrail"] == "unsubscribe_rate", "events"].tolist() == [50, 0]
+
+
+def test_what_the_readout_did_not_compute_or_cap_is_said_plainly():
+    df = _ab(n_c=60, n_t=1)
+    r = readout(df, "arm", ["y", "spend"], "control", bayesian=True)
+    assert set(r.bayesian_prior) == {"y"}            # spend: no posterior, so no prior to state
+    assert "prior None" not in str(r) and "spend: no Bayesian readout (arm 'treatment' has fewer than 2 units)" in r.warnings
+    with pytest.raises(MofConfigError, match=r"^--winsorize must be between 0 and 1 \(exclusive\), got '1.5'"):
+        readout(df, "arm", "spend", "control", winsorize={"*": "1.5"})   # the command line's bare `--winsorize 1.5`
+    only_rates = readout(df, "arm", "y", "control", winsorize=0.99)
+    assert only_rates.winsorized is None
+    assert only_rates.warnings == ("--winsorize: nothing capped: every outcome is a rate (y); "
+                                   "winsorizing applies to means",)

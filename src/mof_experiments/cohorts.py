@@ -339,7 +339,7 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
         out = df["company_id"].isin(set(excl.index[excl == reason]))
         step(name, ~out if not include_control else pd.Series(True, index=df.index))
     step("suppressed", ~suppressed_contacts(workspace, df).to_numpy())
-    step("duplicate_email", ~df["email"].str.lower().duplicated())
+    step("duplicate_email", ~df["email"].map(email_key).duplicated())  # one key per address, as mof send
     # what --include-control kept: contacts in the result that the rules would have removed
     kept = {name: int(df["company_id"].isin(set(excl.index[excl == reason])).sum()) for name, reason in rules} \
         if include_control else {}

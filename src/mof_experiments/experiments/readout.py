@@ -293,7 +293,8 @@ def _winsorize_spec(winsorize, outcomes) -> dict[str, float]:
         for k, v in winsorize.items():
             if k != "*" and k not in outcomes:
                 raise MofConfigError(f"--winsorize: {k!r} is not one of the outcomes ({', '.join(outcomes)})")
-            out[str(k)] = check_alpha(DEFAULT_WINSORIZE_Q if v is None else v, f"--winsorize {k}")
+            out[str(k)] = check_alpha(DEFAULT_WINSORIZE_Q if v is None else v,
+                                      "--winsorize" if k == "*" else f"--winsorize {k}")
         return out
     return {"*": check_alpha(winsorize, "--winsorize")}
 
@@ -415,9 +416,13 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
         if sequential:
             _add_sequential(rows[-len(levels):], metric, num, av, levels, control, n_expected, alpha)
         if bayesian:
-            priors[name] = _add_bayesian(rows[-len(levels):], name, metric, num, av, levels, control, prior, alpha,
-                                         warns)
+            stated = _add_bayesian(rows[-len(levels):], name, metric, num, av, levels, control, prior, alpha, warns)
+            if stated is not None:  # not computed: the warning says why, no "prior None" line
+                priors[name] = stated
 
+    if "*" in wins and not any(m == "mean" for m, _ in analysed.values()):
+        warns.append(f"--winsorize: nothing capped: every outcome is a rate ({', '.join(names)}); "
+                     "winsorizing applies to means")
     summ = pd.DataFrame(rows)
     summ["events"] = summ["events"].astype("Int64")
     tested = ~summ["is_control"] & summ["p_value"].notna()
