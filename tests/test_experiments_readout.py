@@ -400,3 +400,21 @@ def test_what_the_readout_did_not_compute_or_cap_is_said_plainly():
     assert only_rates.winsorized is None
     assert only_rates.warnings == ("--winsorize: nothing capped: every outcome is a rate (y); "
                                    "winsorizing applies to means",)
+
+
+def test_a_workspace_outcomes_table_is_read_out_on_the_companies_whose_window_is_complete(tmp_path):
+    # `mof experiment outcomes --as-of` mid-experiment writes companies whose 30-day window is still
+    # open (converted=0 so far, complete=False); the notebook reads x.complete, so must the command
+    df = _ab(n_c=200, n_t=200, seed=3)
+    df["complete"] = np.arange(len(df)) % 4 != 0
+    df.loc[~df["complete"], "y"] = 0                     # censored: not converted *yet*
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ws.write("experiment_outcomes", df)
+    p = run_mof("experiment", "readout", "workspace:experiment_outcomes", "--arm", "arm", "--outcome", "y",
+                "--control", "control", "--json", "--workspace", str(tmp_path / "w.duckdb"))
+    assert p.returncode == 0, p.stderr
+    arms = {a["arm"]: a["outcomes"]["y"] for a in json.loads(p.stdout)["arms"]}
+    expected = readout(df[df["complete"]], "arm", "y", "control").summary.set_index("arm")
+    assert arms["control"]["n"] == 150 and arms["treatment"]["n"] == 150
+    assert arms["treatment"]["lift"] == pytest.approx(expected.loc["treatment", "lift"])
+    assert "100 companies whose window is not complete" in p.stderr

@@ -165,6 +165,12 @@ def readout_cmd(
         covs[k.strip()] = v.strip()
     in_ws = file.startswith("workspace:")
     df, source = load_readout_input(file, workspace_path=resolve_workspace(workspace) if in_ws else None)
+    if in_ws and "complete" in df.columns:  # `mof experiment outcomes`: read what the notebook reads
+        done = df["complete"].fillna(False).astype(bool).to_numpy()
+        if not done.all():
+            echo_err(f"mof: note: {file}: left out {int((~done).sum()):,} companies whose window is not complete "
+                     f"(column 'complete': conversions not yet observable); reading out {int(done.sum()):,}")
+            df = df[done].reset_index(drop=True)
     w = _weights(weights)
     missing_by = [b for b in by or [] if b not in df.columns]
     ev = read_input_file(events) if events is not None else None
