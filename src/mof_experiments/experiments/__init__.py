@@ -7,6 +7,7 @@ The unit of randomization and of outcome is the **company**.
 - :mod:`~mof_experiments.experiments.registry`: the recorded design (arms, weights) and
   assignments of an experiment;
 - :mod:`~mof_experiments.experiments.readout`: the A/B(/n) readout of one row per unit;
+- :mod:`~mof_experiments.experiments.readout_result`: its result (:class:`Readout`) and column names;
 - :mod:`~mof_experiments.experiments.outcomes`: conversion within the window and
   pre-assignment features, as of a date; the uplift design matrix;
 - :mod:`~mof_experiments.experiments.holdout`: the causal effect of email vs the randomized
