@@ -139,7 +139,19 @@ def test_send_walkthrough_runs_as_written_and_prints_what_the_page_says(tmp_path
     n, d, o, m = imported.groups()
     assert f"imported {n} (delivered {d}, open {o}; {m} machine opens flagged)" in out
     assert "imported 0 (none; 0 machine opens flagged)" in out
-    assert list((project / "reports").glob("2*/manifest.json"))
+    assert "in the future" not in out                  # the rehearsed events are in the past
+    (manifest,) = (project / "reports").glob("2*/manifest.json")
+    # step 5's claim: the report, run right after, sees the imported opens (before its as_of)
+    cutoff = json.loads(manifest.read_text())["as_of"]
+    seen = python(f"""
+from mof_experiments.workspace import Workspace
+import pandas as pd
+with Workspace("data/mof.duckdb", read_only=True) as ws:
+    ev = ws.read("email_events")
+ours = ev.campaign_id == "case_study_driving_adoption_pm"
+print(int((ours & (ev.event == "open") & (ev.ts < pd.Timestamp("{cutoff}"))).sum()))
+""", project)
+    assert int(seen) == int(o)
 
 
 def test_segments_walkthrough_runs_as_written(tmp_path):

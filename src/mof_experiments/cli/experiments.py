@@ -93,7 +93,8 @@ def _winsorize_option(specs: Optional[List[str]]):
 @experiment_app.command("readout")
 def readout_cmd(
     file: str = typer.Argument(..., help="CSV/Parquet/JSONL file with one row per unit, or workspace:TABLE "
-                                         "(a table of --workspace, e.g. workspace:experiment_outcomes)."),
+                                         "(a table of --workspace, e.g. workspace:experiment_outcomes; its rows "
+                                         "whose window is not complete are left out)."),
     arm: str = typer.Option(..., "--arm", help="Column holding the arm."),
     outcome: List[str] = typer.Option(..., "--outcome",
                                       help="Outcome column (repeatable; a repeated outcome counts once). 0/1 columns "
