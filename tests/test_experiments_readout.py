@@ -418,3 +418,16 @@ def test_a_workspace_outcomes_table_is_read_out_on_the_companies_whose_window_is
     assert arms["control"]["n"] == 150 and arms["treatment"]["n"] == 150
     assert arms["treatment"]["lift"] == pytest.approx(expected.loc["treatment", "lift"])
     assert "100 companies whose window is not complete" in p.stderr
+
+
+def test_email_events_of_no_read_out_unit_give_a_warning_not_a_traceback():
+    units = _ab(n_c=50, n_t=50)
+    foreign = pd.DataFrame({"message_id": ["m1", "m1"], "contact_id": ["x1", "x1"], "company_id": ["zz1", "zz1"],
+                            "event": ["sent", "unsubscribe"], "ts": pd.Timestamp("2026-01-02", tz="UTC")})
+    r = readout(units, "arm", "y", "control", email_events=foreign)
+    assert r.guardrails is None
+    assert r.warnings == ("no email events of the read-out units (2 events, none of them of a company_id in the "
+                          "data): no guardrails",)
+    asg = units[["company_id", "arm"]]
+    with pytest.raises(MofInputError, match=r"^email_events: column 'company_id': no event belongs to a company of the assignments \(2 events\) \(e.g. row 1: 'zz1'\)$"):
+        guardrails(foreign, control="control", assignments=asg, source="email_events")

@@ -261,7 +261,11 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
             when = pd.Series(pd.to_datetime(data["assigned_at"], utc=True).to_numpy(), index=ids.to_numpy())
             at = events["company_id"].astype("str").map(when)
             events = events[at.isna().to_numpy() | (pd.to_datetime(events["ts"], utc=True) >= at).to_numpy()]
-        guard = guardrails(events, control=control, assignments=asg, alpha=alpha, source="email_events")
+        if "company_id" in events.columns and not events["company_id"].astype("str").isin(set(asg["company_id"])).any():
+            warns.append(f"no email events of the read-out units ({len(events):,} events, none of them of a "
+                         f"{unit} in the data): no guardrails")
+        else:
+            guard = guardrails(events, control=control, assignments=asg, alpha=alpha, source="email_events")
     return Readout(arm, control, tuple(names), alpha, correction, srm,
                    summ[cols].reset_index(drop=True), source, cuped=tuple(cup),
                    winsorized=pd.DataFrame(wrows) if wrows else None, dominance=tuple(doms),

@@ -265,6 +265,9 @@ def guardrails(events: pd.DataFrame, *, control: str, arm: str = "arm", assignme
     require_columns(events, ["event"] + (["company_id"] if assignments is not None else [arm]), source,
                     nonempty=True)
     ev, arm_col = _arm_of_events(events, arm, assignments, source)
+    if ev.empty:  # every event is of a company the assignments do not have
+        raise MofInputError(f"no event belongs to a company of the assignments ({len(events):,} events)",
+                            source=source, column="company_id", row=1, value=str(events["company_id"].iloc[0]))
     control = str(control)
     arms_with_events = sorted({str(x) for x in labels(ev, arm_col, source if arm_col == arm else "assignments")})
     if comparison == "auto":
