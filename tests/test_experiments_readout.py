@@ -431,3 +431,13 @@ def test_email_events_of_no_read_out_unit_give_a_warning_not_a_traceback():
     asg = units[["company_id", "arm"]]
     with pytest.raises(MofInputError, match=r"^email_events: column 'company_id': no event belongs to a company of the assignments \(2 events\) \(e.g. row 1: 'zz1'\)$"):
         guardrails(foreign, control="control", assignments=asg, source="email_events")
+
+
+def test_expected_n_alone_implies_the_sequential_readout(tmp_path):
+    f = tmp_path / "ab.csv"
+    _ab().to_csv(f, index=False)
+    args = ("experiment", "readout", str(f), "--arm", "arm", "--outcome", "y", "--control", "control", "--json")
+    alone = json.loads(run_mof(*args, "--expected-n", "5000").stdout)
+    both = json.loads(run_mof(*args, "--expected-n", "5000", "--sequential").stdout)
+    assert alone["sequential"]["n_expected"] == 5000
+    assert alone["arms"][1]["outcomes"]["y"]["seq_ci_low"] == both["arms"][1]["outcomes"]["y"]["seq_ci_low"]

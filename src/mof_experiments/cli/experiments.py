@@ -118,9 +118,9 @@ def readout_cmd(
                                          "seq_ci_high): safe to read every day."),
     expected_n: Optional[float] = typer.Option(
         None, "--expected-n",
-        help="With --sequential: the planned units of one comparison (treatment + control), fixed before the "
-             "experiment; the sequence is narrowest there. Default: each comparison's current n (valid for "
-             "today's read)."),
+        help="The planned units of one comparison (treatment + control), fixed before the experiment; the "
+             "sequence is narrowest there (implies --sequential). Default: each comparison's current n (valid "
+             "for today's read)."),
     bayesian: bool = typer.Option(False, "--bayesian",
                                   help="Add the chance to beat control and the expected loss of shipping each arm "
                                        "(Beta(1,1) prior for rates, flat prior for means)."),
@@ -194,7 +194,7 @@ def readout_cmd(
                 ev = to_pandas(t.filter(t.event.isin(list(GUARDRAIL_EVENTS))).select(
                     "message_id", "contact_id", "company_id", "event", "ts"))
     result = readout(df, arm, outcome, control, weights=w, covariates=covs, alpha=alpha, correction=correction,
-                     sequential=sequential, n_expected=expected_n, bayesian=bayesian,
+                     sequential=sequential or expected_n is not None, n_expected=expected_n, bayesian=bayesian,
                      winsorize=_winsorize_option(winsorize), by=by, email_events=ev, unit=unit, source=source)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
