@@ -167,7 +167,10 @@ def test_experiments_walkthrough_runs_as_written(tmp_path):
     if not HILLSTROM_CSV.exists():
         pytest.skip(f"Hillstrom data not found at {HILLSTROM_CSV.parent}")
     project = project_copy(tmp_path)
-    (project / HILLSTROM_CSV.name).symlink_to(HILLSTROM_CSV)   # "e.g. the Hillstrom data" in the reader's folder
+    # the page names ../shared/data/hillstrom/ (beside the checkout, as here)
+    beside = project.parent / "shared" / "data" / "hillstrom"
+    beside.mkdir(parents=True, exist_ok=True)
+    (beside / HILLSTROM_CSV.name).symlink_to(HILLSTROM_CSV)
     out = bash("\n".join(blocks("docs/experiments.md", "bash")), project)
     assert "spring_nudge" in out
     # the daily readout prints what the page shows, line for line
