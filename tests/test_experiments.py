@@ -129,6 +129,22 @@ def test_global_holdout_is_excluded_from_experiments_and_from_sends(small_ws):
         assign_workspace(small_ws, "exp3", "control=0.5,b=0.5", global_holdout=0.2)
 
 
+def test_a_new_global_holdout_says_which_running_experiments_it_takes_companies_from(small_ws):
+    first = assign_workspace(small_ws, "running", "holdout=0.3,email=0.7")
+    assert first.warnings() == [] and first.global_holdout_taken == {}
+    r = assign_workspace(small_ws, "spring", "control=0.2,treatment=0.8", global_holdout=0.05)
+    a = small_ws.read("assignments")
+    held = set(a.loc[(a["experiment_id"] == GLOBAL_HOLDOUT_EXPERIMENT) & (a["arm"] == "holdout"), "company_id"])
+    run = a[(a["experiment_id"] == "running") & a["company_id"].isin(held)]
+    expect = {"running": {arm: int(n) for arm, n in run["arm"].value_counts().items()}}
+    assert r.global_holdout_taken == expect and sum(expect["running"].values()) == len(held) > 50
+    (w,) = r.warnings()
+    assert f"takes {len(held):,} companies" in w and f"email {expect['running']['email']:,}" in w
+    # decided once: a later run takes no one new and says nothing
+    again = assign_workspace(small_ws, "summer", "control=0.5,b=0.5", global_holdout=0.05)
+    assert again.warnings() == []
+
+
 def test_stratify_by_a_companies_column(small_ws):
     assign_workspace(small_ws, "exp1", "control=0.25,treatment=0.75", stratify="plan")
     a = small_ws.read("assignments").merge(small_ws.read("companies"), on="company_id")

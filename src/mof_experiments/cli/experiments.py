@@ -60,6 +60,8 @@ def assign(
     with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
         result = assign_workspace(ws, experiment, arms, control=control, global_holdout=global_holdout,
                                   company_ids=ids, stages=stage, stratify=stratify, salt=salt)
+    for w in result.warnings():
+        echo_err(f"mof: warning: {w}")
     typer.echo(str(result))
 
 

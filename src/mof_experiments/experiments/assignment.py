@@ -170,6 +170,18 @@ class AssignmentResult:
     global_holdout_new: int
     global_holdout_excluded: int
     summary: pd.DataFrame = field(repr=False)
+    #: companies this run put in the global holdout that were already in another experiment:
+    #: ``{experiment_id: {arm: n}}`` (they get no campaign email from now on)
+    global_holdout_taken: dict = field(default_factory=dict)
+
+    def warnings(self) -> list[str]:
+        if not self.global_holdout_taken:
+            return []
+        n = sum(sum(a.values()) for a in self.global_holdout_taken.values())
+        per = "; ".join(f"{e}: " + ", ".join(f"{k} {v:,}" for k, v in arms.items())
+                        for e, arms in self.global_holdout_taken.items())
+        return [f"the new global holdout takes {n:,} companies out of experiments already running ({per}): "
+                "no campaign emails them from now on, although their experiments keep them in their arms"]
 
     def __str__(self) -> str:
         arms = ", ".join(f"{r.arm} {r.n:,} ({r.share:.1%})" for r in self.summary.itertuples())
@@ -314,8 +326,15 @@ def assign_workspace(workspace, experiment_id: str, arms: Mapping[str, float] | 
     summ = new_reg.assign(n=[int(counts.get(a, 0)) for a in weights], new=[int(newc.get(a, 0)) for a in weights])
     total = int(summ["n"].sum())
     summ["share"] = summ["n"] / total if total else np.nan
+    taken = {}
+    if len(gh_new) and workspace.has("assignments"):
+        newly_held = gh_new.loc[gh_new["arm"] == HOLDOUT_ARM, "company_id"]
+        a = workspace.read("assignments", ["experiment_id", "company_id", "arm"])
+        a = a[a["company_id"].isin(newly_held) & ~a["experiment_id"].isin([GLOBAL_HOLDOUT_EXPERIMENT, experiment_id])]
+        for (e, arm), n in a.groupby(["experiment_id", "arm"]).size().items():
+            taken.setdefault(str(e), {})[str(arm)] = int(n)
     return AssignmentResult(experiment_id, int(len(new)), total, int(len(gh_new)),
-                            int(len(held & set(ids))), summ.reset_index(drop=True))
+                            int(len(held & set(ids))), summ.reset_index(drop=True), taken)
 
 
 def _strata(workspace, companies: pd.DataFrame, column: str) -> pd.Series:
