@@ -255,3 +255,16 @@ def test_re_tuned_path_is_each_looks_own_narrowest_band():
         assert (r["seq_ci_low"], r["seq_ci_high"]) == pytest.approx((one.seq_ci_low, one.seq_ci_high), rel=1e-12)
     with pytest.raises(MofConfigError, match="n_expected must be a positive number or 'current'"):
         sequential_path(df, arm="arm", outcome="y", time="day", control="control", n_expected="planned")
+
+
+def test_a_rate_difference_band_stays_within_minus_one_and_one():
+    # one treated unit that converted against 9 controls, 1 converted: the unclipped band is
+    # lift 0.889 +/- more than 1.1, part of it outside the parameter space
+    r = compare_sequential([1], [1] + [0] * 9, n_expected=10)
+    row = r.summary.iloc[0]
+    lift = 1 - 0.1
+    assert row["lift"] == pytest.approx(lift)
+    assert -1.0 <= row["seq_ci_low"] < lift and row["seq_ci_high"] == 1.0
+    # a mean is not bounded: its band is not clipped
+    m = compare_sequential([2.0, 0.0], [1.0] + [0.0] * 9, n_expected=12, metric="mean").summary.iloc[0]
+    assert m["lift"] == pytest.approx(0.9) and m["seq_ci_high"] > 1.0 and m["seq_ci_low"] < -1.0

@@ -251,6 +251,8 @@ def compare_sequential(y, y0, *, n_expected: float, metric: str | None = None,
     se = np.sqrt(v1 / len(y) + v0 / len(y0))
     lift = m1 - m0
     lo, hi, p = sequential_interval(lift, se, len(y) + len(y0), rho=rho, alpha=alpha)
+    if metric == "rate":  # a difference of rates lies in [-1, 1]: the band intersected with it
+        lo, hi = np.clip(lo, -1.0, 1.0), np.clip(hi, -1.0, 1.0)
     ev, ev0 = (float(y.sum()), float(y0.sum())) if metric == "rate" else (np.nan, np.nan)
     low = bool(_low_data(metric, len(y), ev, len(y0), ev0))
     summ = pd.DataFrame([{
@@ -414,6 +416,8 @@ def sequential_path(data: pd.DataFrame, *, arm: str, outcome: str, time: str, co
         lift = m1 - m0
         look_rho = np.sqrt(c / np.maximum(n1 + n0, 1.0)) if retune else rho
         lo, hi, p = sequential_interval(lift, se, n1 + n0, rho=look_rho, alpha=alpha)
+        if metric == "rate":
+            lo, hi = np.clip(lo, -1.0, 1.0), np.clip(hi, -1.0, 1.0)
         flo, fhi, fp = _fixed_horizon(metric, n1, s1, v1, n0, s0, v0, alpha)
         rate = metric == "rate"
         f = pd.DataFrame({
