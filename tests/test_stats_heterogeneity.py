@@ -142,3 +142,12 @@ def test_interaction_test_rejects_at_most_6_percent_of_null_simulations():
     mean = breakdown_null_study(runs=500, n_units=1000, lift=0.3, metric="mean", seed=32)
     assert rate <= 0.06 and mean <= 0.06
     assert rate > 0.02 and mean > 0.02  # and it is a 5% test, not a test that never rejects
+
+
+def test_a_breakdown_by_the_arm_or_the_outcome_column_is_a_one_line_error():
+    d = pd.DataFrame({"arm": ["c", "t"] * 50, "y": [0, 1] * 50, "plan": ["a"] * 100})
+    assert list(breakdown(d, arm="arm", outcome="y", by="plan", control="c").summary["cell"]) == ["a"]
+    with pytest.raises(MofConfigError, match="--by arm: the breakdown column must differ"):
+        breakdown(d, arm="arm", outcome="y", by="arm", control="c")
+    with pytest.raises(MofConfigError, match="--by y: the breakdown column must differ"):
+        breakdown(d, arm="arm", outcome="y", by="y", control="c")

@@ -186,6 +186,9 @@ def breakdown(data: pd.DataFrame, *, arm: str, outcome: str, by: str, control: s
     alpha = check_alpha(alpha)
     if correction not in CORRECTIONS:
         raise MofConfigError(f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+    if by in (arm, outcome):
+        raise MofConfigError(f"--by {by}: the breakdown column must differ from the arm ({arm}) and the outcome "
+                             f"({outcome}) columns (each cell would hold one arm or one outcome value)")
     require_columns(data, [arm, outcome, by], source, nonempty=True)
     a = labels(data, arm, source)
     arms = [str(v) for v in a.unique()]
