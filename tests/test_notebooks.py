@@ -51,6 +51,7 @@ def report_workspace(sim2000_path, tmp_path_factory):
     shutil.copy(sim2000_path, path)
     with Workspace(path) as ws:
         ws.write("personas", ws.read("sim_contact_truth")[["contact_id", "persona"]]
+                 .merge(ws.read("contacts")[["contact_id", "company_id"]], on="contact_id")
                  .assign(confidence=1.0, rule="sim_truth"))
     return path
 
