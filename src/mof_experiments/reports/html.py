@@ -9,17 +9,30 @@ from pathlib import Path
 from mof_experiments.atomic import write_text_atomic
 
 
+#: nbconvert's lab template without the two scripts it loads from a CDN (require.js, MathJax, Mermaid):
+#: the reports need neither, and offline (a mail attachment, a closed network) they fail to load
+#: and fill the browser console with errors.
+_TEMPLATE = ("{%- extends 'lab/index.html.j2' -%}\n"
+             "{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}\n"
+             "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
+             "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}\n")
+
+
 def export_html(ipynb: str | os.PathLike, html_path: str | os.PathLike, *, no_code: bool = False) -> Path:
-    """Export an executed notebook to standalone HTML (nbconvert; images embedded).
+    """Export an executed notebook to standalone HTML (nbconvert's lab template; images embedded;
+    no script loaded from the network).
 
     ``no_code=True`` hides code cells (inputs) and papermill's parameter cell, keeping the
     narrative, tables, figures and error tracebacks.
     """
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
-    exporter = HTMLExporter(exclude_input=no_code, exclude_input_prompt=no_code, exclude_output_prompt=no_code)
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"mof_report.html.j2": _TEMPLATE})],
+                            template_file="mof_report.html.j2", exclude_input=no_code,
+                            exclude_input_prompt=no_code, exclude_output_prompt=no_code)
     body, _ = exporter.from_notebook_node(nb)
     return write_text_atomic(html_path, body)
 
