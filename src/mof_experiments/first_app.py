@@ -1,8 +1,8 @@
 """Time to first working app (TTFWA): the funnel's headline, by group measured at a landmark.
 
-The headline (:func:`first_app_headline`) is never empty: the Kaplan-Meier share of companies
-with a first working app within ``horizon_days`` of their first API call (with its 95% CI), the
-median among converted companies only (labelled so: it is biased low, slow companies have not
+The headline (:func:`first_app_headline`) is never empty: among the companies that made an API
+call, the Kaplan-Meier share with a first working app within ``horizon_days`` of sign-up (with
+its 95% CI), the median among converted companies only (labelled so: it is biased low, slow companies have not
 converted yet), and the Kaplan-Meier median, or "not reached: X% by day N" when fewer than half
 have converted.
 
@@ -58,7 +58,7 @@ def _km_median_text(med: float, share: float, horizon: float) -> str:
 class FirstAppHeadline:
     """The never-empty TTFWA headline. ``companies`` (made a first API call), ``converted``
     (reached production by ``as_of``), ``converted_by`` (Kaplan-Meier share within
-    ``horizon_days`` of the first call) with ``ci``, ``median_converted_days`` (converted
+    ``horizon_days`` of sign-up) with ``ci``, ``median_converted_days`` (converted
     companies only; biased low), ``km_median_days`` (NaN when not reached) and ``km_median``
     (its text: ``"12.3 days"`` or ``"not reached: 34% by day 30"``)."""
 
@@ -88,8 +88,8 @@ class FirstAppHeadline:
 
 
 def first_app_headline(funnel: pd.DataFrame, *, horizon_days: float = 30.0) -> FirstAppHeadline:
-    """TTFWA headline over the companies that made a first API call (time zero: the first call;
-    censored at ``as_of``; see the module docstring)."""
+    """TTFWA headline over the companies that made a first API call (time zero: sign-up, as in
+    ``days_to_production``; censored at ``as_of``; see the module docstring)."""
     ttp = time_to_production_table(funnel)
     if ttp.empty:
         raise MofInputError("no company made an API call: time to first working app is undefined", source="funnel",
