@@ -39,9 +39,11 @@ def axes(ax=None, figsize=(7, 4)):
 
 
 def _pct_axis(ax, axis: str = "x") -> None:
+    """Ticks of a share (fractions) in %: no decimals unless the axis spans under 5 points."""
     from matplotlib.ticker import PercentFormatter
 
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=None))
+    lo, hi = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=0 if hi - lo >= 0.05 else 1))
 
 
 def _pp_axis(ax, axis: str = "y") -> None:
@@ -231,7 +233,7 @@ def arm_rates(summary: pd.DataFrame, *, ax=None, title: str | None = None):
     return ax
 
 
-def correlation_vs_causation(rows: pd.DataFrame, *, ax=None):
+def correlation_vs_causation(rows: pd.DataFrame, *, ax=None, title: str | None = None):
     """Side-by-side estimates with CIs (columns: label, estimate, ci_low, ci_high), in proportion
     points, e.g. the observational difference in conversion vs the randomized effect."""
     require_columns(rows, ["label", "estimate", "ci_low", "ci_high"], "rows")
@@ -245,7 +247,7 @@ def correlation_vs_causation(rows: pd.DataFrame, *, ax=None):
     ax.set_yticks(y, rows["label"])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     _pp_axis(ax, "x")
-    ax.set(title="Correlation vs causal effect (95% CI)", xlabel="difference in conversion rate (percentage points)",
+    ax.set(title=title or "Correlation vs causal effect (95% CI)", xlabel="difference in conversion rate (percentage points)",
            ylabel="")
     return ax
 

@@ -108,7 +108,8 @@ def engagement_takeaways(ec, effect, obs) -> tuple[list, list]:
          f"Companies in production opened {fmt_ratio(ec.open_ratio)} as many emails as those still in sandbox "
          f"({fmt_pct(ec.open_rate_production)} vs {fmt_pct(ec.open_rate_sandbox)}): observational, it does not show "
          "that opening causes conversion.",
-         f"Openers converted {fmt_pp(obs.difference)} more often than non-openers {fmt_ci(*obs.ci, 'pp')}; "
+         f"Openers vs non-openers: {fmt_pp(obs.difference)} in {W:g}-day conversion {fmt_ci(*obs.ci, 'pp')} "
+         "(observational); "
          + (f"the randomized effect is {fmt_pp(effect.effect)}, so most of that gap is selection (engaged companies "
             "convert anyway), not the email." if obs.ci[0] > effect.ci[1]
             else "here the observational gap is within the randomized estimate's range."),
