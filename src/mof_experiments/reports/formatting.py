@@ -57,8 +57,11 @@ def fmt_days(x) -> str:
 
 
 def fmt_number(x) -> str:
-    """Any other number: three significant digits."""
-    return "n/a" if _bad(x) else f"{float(x):.3g}"
+    """Any other number: a whole number with separators, else three significant digits."""
+    if _bad(x):
+        return "n/a"
+    x = float(x)
+    return f"{x:,.0f}" if x.is_integer() and abs(x) < 1e15 else f"{x:.3g}"
 
 
 FORMATTERS = {"pct": fmt_pct, "prob": lambda v: fmt_pct(v, prob=True), "pp": fmt_pp, "ratio": fmt_ratio,

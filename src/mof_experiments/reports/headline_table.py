@@ -36,6 +36,7 @@ HEADLINE_KINDS = {
     "first_app_30d": ("First working app within 30 days of sign-up", "pct"),
     "first_app_median_converted_days": ("Median days to first working app, converted companies only", "days"),
     "first_app_km_median_days": ("Median days to first working app (Kaplan-Meier)", "days"),
+    "first_app_km_median": ("Median days to first working app (Kaplan-Meier)", "text"),
     "first_app_companies": ("Companies that made a first API call", "count"),
     # engagement_conversion
     "open_rate_production": ("Open rate, companies in production", "pct"),
@@ -46,6 +47,7 @@ HEADLINE_KINDS = {
     "logit_odds_ratio_opened": ("Odds ratio of opening, adjusted (observational)", "ratio"),
     "cox_hr_2plus_opens": ("Hazard ratio, 2+ opens before the landmark (observational)", "ratio"),
     "holdout_effect": ("Effect of the emails on conversion (randomized)", "pp"),
+    "delivered": ("Messages delivered", "count"),
     "true_effect": ("Simulator's true effect", "pp"),
     "opener_difference": ("Openers vs non-openers, conversion (observational)", "pp"),
     # experiment_readout
@@ -69,7 +71,11 @@ HEADLINE_KINDS = {
 _SUFFIX_KINDS = ((r"(^|_)(rate|share)$", "pct"), (r"^lift_|_effect$|_difference$|_pp$", "pp"),
                  (r"_ratio$|_multiple$", "ratio"), (r"_prob$|^prob_", "prob"), (r"_days$", "days"),
                  (r"companies$|^n_|_count$", "count"))
-_SKIP = {"takeaways"}
+#: Kept in manifest.json, not shown in the index: the sentences (shown as the takeaway) and
+#: figures the index shows under another name (e.g. the Kaplan-Meier median as text).
+_SKIP = {"takeaways", "first_app_km_median_days", "median_days_to_production_km", "converted_within_30_days"}
+#: An estimate whose interval has another name than ``<name>_ci``.
+_CI_OF = {"holdout_effect": "holdout_ci"}
 
 
 def headline_kind(name: str) -> tuple[str, str]:
@@ -121,11 +127,18 @@ def format_headlines(headlines: dict) -> list[tuple[str, str]]:
         if name in used:
             continue
         label, kind = headline_kind(name)
-        ci = headlines.get(f"{name}_ci")
+        if name == "seq_ci_low" and isinstance(v, dict) and isinstance(headlines.get("seq_ci_high"), dict):
+            hi_ = headlines["seq_ci_high"]
+            rows.append(("Always-valid 95% interval of the lift (confidence sequence)",
+                         "; ".join(f"{k}: {fmt(x, 'pp')} to {fmt(hi_.get(k), 'pp')}" for k, x in v.items())))
+            used.update({"seq_ci_low", "seq_ci_high"})
+            continue
+        ci_name = _CI_OF.get(name, f"{name}_ci")
+        ci = headlines.get(ci_name)
         lo, hi = headlines.get(f"{name}_ci_low"), headlines.get(f"{name}_ci_high")
         if isinstance(ci, list) and len(ci) == 2:
             lo, hi = ci
-            used.add(f"{name}_ci")
+            used.add(ci_name)
         elif lo is not None or hi is not None:
             used.update({f"{name}_ci_low", f"{name}_ci_high"})
         if name.endswith(("_ci", "_ci_low", "_ci_high")) and name not in HEADLINE_KINDS:
@@ -142,7 +155,7 @@ def format_headlines(headlines: dict) -> list[tuple[str, str]]:
 
 
 def _one(h: dict, name: str, kind: str) -> str:
-    ci = h.get(f"{name}_ci") or [h.get(f"{name}_ci_low"), h.get(f"{name}_ci_high")]
+    ci = h.get(_CI_OF.get(name, f"{name}_ci")) or [h.get(f"{name}_ci_low"), h.get(f"{name}_ci_high")]
     c = fmt_ci(ci[0], ci[1], kind) if isinstance(ci, list) and len(ci) == 2 else ""
     return fmt(h.get(name), kind) + (f" {c}" if c else "")
 
@@ -153,7 +166,7 @@ def _funnel(h):
         tail = (f"median {fmt(med, 'days')}" if med is not None
                 else f"median not reached: {fmt_pct(h.get('first_app_30d'))} by day 30")
         return (f"{_one(h, 'first_app_30d', 'pct')} of the {fmt(h.get('first_app_companies'), 'count')} companies "
-                f"that called the API had a first working app within 30 days ({tail}).")
+                f"that called the API had a first working app within 30 days of sign-up ({tail}).")
     if "production_rate" in h:
         return f"{fmt_pct(h['production_rate'])} of {fmt(h.get('companies'), 'count')} companies are in production."
     return None
