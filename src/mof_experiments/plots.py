@@ -335,7 +335,7 @@ def sequential_band(path: pd.DataFrame, *, arm: str | None = None, control: str 
 
 
 def first_app_groups(table: pd.DataFrame, dimension: str, *, ax=None, title: str | None = None,
-                     landmark_days: float | None = None):
+                     landmark_days: float | None = None, note: bool = True):
     """Dots with 95% intervals: share with a first working app within the horizon, per group of
     one ``dimension`` of :func:`mof_experiments.first_app.first_app_by_group` (as it is).
 
@@ -366,13 +366,44 @@ def first_app_groups(table: pd.DataFrame, dimension: str, *, ax=None, title: str
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     h = float(t["horizon_days"].iloc[0])
     when = f"{landmark_days:g} days after the first sandbox call" if landmark_days is not None else "the landmark"
-    ax.set(title=title or f"First working app within {h:g} days of the landmark, by {dimension.replace('_', ' ')}"
-                          f"\n(measured {when})",
+    ax.set(title=title if title is not None else
+           f"First working app within {h:g} days of the landmark, by {dimension.replace('_', ' ')}\n(measured {when})",
            xlabel=f"first working app within {h:g} days of the landmark (Kaplan-Meier, 95% CI)", ylabel="")
-    note = ("Arms are randomized; 'not enrolled by landmark' is not." if dimension == "arm" else OBSERVATIONAL)
-    _note(ax, f"Companies still not in production at the landmark. {note}"
-          + (" Hollow grey: fewer than 30 companies." if few.any() else ""))
+    if note:
+        caveat = ("Arms are randomized; 'not enrolled by landmark' is not." if dimension == "arm" else OBSERVATIONAL)
+        _note(ax, f"Companies still not in production at the landmark. {caveat}"
+              + (" Hollow grey: fewer than 30 companies." if few.any() else ""))
     return ax
+
+
+def first_app_panel(table: pd.DataFrame, *, dimensions=None, landmark_days: float | None = None):
+    """All dimensions of :func:`mof_experiments.first_app.first_app_by_group` in one figure: one
+    :func:`first_app_groups` panel per dimension (same x axis), one title, one note. Returns the
+    array of Axes."""
+    import matplotlib.pyplot as plt
+
+    require_columns(table, ["dimension", "group", "horizon_days", "too_little_data"], "first-app table")
+    dims = list(dimensions) if dimensions is not None else list(dict.fromkeys(table["dimension"]))
+    sizes = [max(int((table["dimension"] == d).sum()), 1) for d in dims]
+    fig, axs = plt.subplots(len(dims), 1, figsize=(9, 0.34 * sum(sizes) + 1.0 * len(dims) + 1.2),
+                            height_ratios=[s + 1.5 for s in sizes], sharex=True, layout="constrained", squeeze=False)
+    axs = axs[:, 0]
+    for ax, d in zip(axs, dims):
+        first_app_groups(table, d, ax=ax, title="", note=False)
+        ax.set_title({"archetype": "archetype (the simulator's truth)"}.get(d, d.replace("_", " ")), loc="left",
+                     fontweight="bold")
+        ax.set_xlabel("")
+    h = float(table["horizon_days"].iloc[0])
+    axs[-1].set_xlabel(f"first working app within {h:g} days of the landmark (Kaplan-Meier, 95% CI)")
+    hi = float(table.loc[table["dimension"].isin(dims), "ci_high"].max())
+    axs[-1].set_xlim(0, min(1.0, hi + 0.12))
+    when = f"{landmark_days:g} days after the first sandbox call" if landmark_days is not None else "the landmark"
+    fig.suptitle(f"First working app within {h:g} days of the landmark, by group measured {when}\n"
+                 "(companies still not in production at the landmark)")
+    few = table["dimension"].isin(dims) & table["too_little_data"].astype(bool)
+    _note(axs[-1], OBSERVATIONAL + " Arms are randomized (except 'not enrolled by landmark')."
+          + (" Hollow grey: fewer than 30 companies." if few.any() else ""))
+    return axs
 
 
 def cohort_trend(weekly: pd.DataFrame, *, ax=None, title: str | None = None):
@@ -402,5 +433,5 @@ def cohort_trend(weekly: pd.DataFrame, *, ax=None, title: str | None = None):
 
 
 __all__ = ["axes", "funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
-           "correlation_vs_causation", "uplift_by_bin", "sequential_band", "first_app_groups", "cohort_trend", "PALETTE",
+           "correlation_vs_causation", "uplift_by_bin", "sequential_band", "first_app_groups", "first_app_panel", "cohort_trend", "PALETTE",
            "OKABE_ITO", "OBSERVATIONAL"]

@@ -69,7 +69,7 @@ def funnel_takeaways(summary, report: FirstAppReport) -> tuple[list, list]:
     """Sentences and headline figures of the funnel report (``summary``: FunnelSummary)."""
     h, H, L = report.headline, report.horizon_days, report.landmark_days
     med = (f"half had one after {h.km_median_days:.0f} days" if np.isfinite(h.km_median_days)
-           else f"the median is not reached yet (fewer than half convert within {H:g} days)")
+           else "the median time is not reached: fewer than half have converted in the time observed")
     s = [f"{fmt_pct(h.converted_by)} of the {fmt_count(h.companies)} companies that called the API had a first working "
          f"app within {H:g} days of sign-up {fmt_ci(*h.ci, 'pct')}; {med}.",
          f"Those that converted took a median of {h.median_converted_days:.0f} days (converted companies only: "
@@ -77,7 +77,8 @@ def funnel_takeaways(summary, report: FirstAppReport) -> tuple[list, list]:
     seg = report.by_group[(report.by_group["dimension"] == "segment") & ~report.by_group["too_little_data"]
                           & (report.by_group["group"] != "no segment")]
     if len(seg) >= 2:
-        hi, lo = seg.loc[seg["converted_by"].idxmax()], seg.loc[seg["converted_by"].idxmin()]
+        hi, lo = seg.loc[seg["converted_by"].idxmax()].copy(), seg.loc[seg["converted_by"].idxmin()].copy()
+        hi["group"], lo["group"] = str(hi["group"]).replace("_", " "), str(lo["group"]).replace("_", " ")
         s.append(f"Measured {L:g} days after the first sandbox call, '{hi['group']}' companies went on to convert most "
                  f"({fmt_pct(hi['converted_by'])} within {H:g} days, n = {fmt_count(hi['companies'])}) and "
                  f"'{lo['group']}' least ({fmt_pct(lo['converted_by'])}, n = {fmt_count(lo['companies'])}). "
