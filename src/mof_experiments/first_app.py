@@ -60,7 +60,9 @@ class FirstAppHeadline:
     (reached production by ``as_of``), ``converted_by`` (Kaplan-Meier share within
     ``horizon_days`` of sign-up) with ``ci``, ``median_converted_days`` (converted
     companies only; biased low), ``km_median_days`` (NaN when not reached) and ``km_median``
-    (its text: ``"12.3 days"`` or ``"not reached: 34% by day 30"``)."""
+    (its text: ``"12.3 days"`` or ``"not reached: 34% by day 30"``), ``followed_days`` (the longest
+    follow-up; when it is shorter than ``horizon_days`` the share is the one at ``followed_days``
+    and the texts say so)."""
 
     companies: int
     converted: int
@@ -70,10 +72,16 @@ class FirstAppHeadline:
     km_median_days: float
     km_median: str
     horizon_days: float
+    followed_days: float = float("inf")
+
+    @property
+    def window_days(self) -> float:
+        """The window the share is measured over: ``horizon_days``, or less if nobody was followed that long."""
+        return min(self.horizon_days, self.followed_days)
 
     @property
     def summary(self) -> pd.DataFrame:
-        h = self.horizon_days
+        h = self.window_days
         return pd.DataFrame([
             ("companies that made a first API call", f"{self.companies:,}"),
             (f"first working app within {h:g} days (Kaplan-Meier, 95% CI)",
@@ -98,11 +106,13 @@ def first_app_headline(funnel: pd.DataFrame, *, horizon_days: float = 30.0) -> F
     r = km.summary.iloc[0]
     conv = ttp.loc[ttp["event"] == 1, "duration"]
     med = float(r["median_days"])
+    followed = float(ttp["duration"].max())
     return FirstAppHeadline(companies=len(ttp), converted=len(conv), converted_by=float(r["converted_by"]),
                             ci=(float(r["converted_by_ci_low"]), float(r["converted_by_ci_high"])),
                             median_converted_days=float(conv.median()) if len(conv) else float("nan"),
-                            km_median_days=med, km_median=_km_median_text(med, float(r["converted_by"]), horizon_days),
-                            horizon_days=horizon_days)
+                            km_median_days=med,
+                            km_median=_km_median_text(med, float(r["converted_by"]), min(horizon_days, followed)),
+                            horizon_days=horizon_days, followed_days=followed)
 
 
 def landmark_cohort(funnel: pd.DataFrame, as_of, *, landmark_days: float = 7.0) -> pd.DataFrame:

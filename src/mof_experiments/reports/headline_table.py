@@ -68,12 +68,18 @@ HEADLINE_KINDS = {
     "engagement_multiple": ("Targeted vs generic engagement (multiple)", "ratio"),
 }
 
+#: Names with a parameter: (pattern, label template ({0}: as written, {1}: upper case), kind).
+_NAMED = ((r"^best_zone_(\w+)$", "Best zone for {1}", "text"),
+          (r"^true_lift_(\w+)$", "Simulator's true lift, {0}", "pp"),
+          (r"^lift_(\w+)$", "Lift of {0} vs control (randomized)", "pp"),
+          (r"^best_(\w+?)_prob$", "Chance the best content for {1} is best", "prob"),
+          (r"^best_(\w+)$", "Best content for {1}", "text"))
 _SUFFIX_KINDS = ((r"(^|_)(rate|share)$", "pct"), (r"^lift_|_effect$|_difference$|_pp$", "pp"),
                  (r"_ratio$|_multiple$", "ratio"), (r"_prob$|^prob_", "prob"), (r"_days$", "days"),
                  (r"companies$|^n_|_count$", "count"))
 #: Kept in manifest.json, not shown in the index: the sentences (shown as the takeaway) and
 #: figures the index shows under another name (e.g. the Kaplan-Meier median as text).
-_SKIP = {"takeaways", "first_app_km_median_days", "median_days_to_production_km", "converted_within_30_days"}
+_SKIP = {"takeaways", "first_app_window_days", "first_app_km_median_days", "median_days_to_production_km", "converted_within_30_days"}
 #: An estimate whose interval has another name than ``<name>_ci``.
 _CI_OF = {"holdout_effect": "holdout_ci"}
 
@@ -84,21 +90,10 @@ def headline_kind(name: str) -> tuple[str, str]:
         return HEADLINE_KINDS[name]
     label = name.replace("_", " ")
     label = label[:1].upper() + label[1:]
-    m = re.match(r"^best_zone_(\w+)$", name)
-    if m:
-        return f"Best zone for {m.group(1).upper()}", "text"
-    m = re.match(r"^true_lift_(\w+)$", name)
-    if m:
-        return f"Simulator's true lift, {m.group(1)}", "pp"
-    m = re.match(r"^lift_(\w+)$", name)
-    if m:
-        return f"Lift of {m.group(1)} vs control (randomized)", "pp"
-    m = re.match(r"^best_(\w+?)_prob$", name)
-    if m:
-        return f"Chance the best content for {m.group(1).upper()} is best", "prob"
-    m = re.match(r"^best_(\w+)$", name)
-    if m:
-        return f"Best content for {m.group(1).upper()}", "text"
+    for pattern, template, kind in _NAMED:
+        m = re.match(pattern, name)
+        if m:
+            return template.format(m.group(1), m.group(1).upper()), kind
     for pattern, kind in _SUFFIX_KINDS:
         if re.search(pattern, name):
             return label, kind
@@ -163,10 +158,11 @@ def _one(h: dict, name: str, kind: str) -> str:
 def _funnel(h):
     if "first_app_30d" in h:
         med = h.get("first_app_km_median_days")
+        days = h.get("first_app_window_days") or 30
         tail = (f"median {fmt(med, 'days')}" if med is not None
-                else f"median not reached: {fmt_pct(h.get('first_app_30d'))} by day 30")
+                else f"median not reached: {fmt_pct(h.get('first_app_30d'))} by day {days:.0f}")
         return (f"{_one(h, 'first_app_30d', 'pct')} of the {fmt(h.get('first_app_companies'), 'count')} companies "
-                f"that called the API had a first working app within 30 days of sign-up ({tail}).")
+                f"that called the API had a first working app within {days:.0f} days of sign-up ({tail}).")
     if "production_rate" in h:
         return f"{fmt_pct(h['production_rate'])} of {fmt(h.get('companies'), 'count')} companies are in production."
     return None

@@ -68,11 +68,13 @@ def first_app_report(data, *, landmark_days: float = 7.0, horizon_days: float = 
 def funnel_takeaways(summary, report: FirstAppReport) -> tuple[list, list]:
     """Sentences and headline figures of the funnel report (``summary``: FunnelSummary)."""
     h, H, L = report.headline, report.horizon_days, report.landmark_days
+    W = h.window_days  # H, unless nobody has been followed H days yet
     med = (f"half had one after {h.km_median_days:.0f} days" if np.isfinite(h.km_median_days)
            else "the median time is not reached: fewer than half have converted in the time observed")
+    short = f" (no company has been followed {H:g} days yet)" if W < H else ""
     s = [f"{fmt_pct(h.converted_by)} of the {fmt_count(h.companies)} companies that called the API had a first working "
-         f"app within {H:g} days of sign-up {fmt_ci(*h.ci, 'pct')}; {med}.",
-         f"Those that converted took a median of {h.median_converted_days:.0f} days (converted companies only: "
+         f"app within {W:.0f} days of sign-up {fmt_ci(*h.ci, 'pct')}{short}; {med}.",
+         f"Those that converted took a median of {h.median_converted_days:.1f} days (converted companies only: "
          "slower companies have not converted yet, so this understates the wait)."]
     seg = report.by_group[(report.by_group["dimension"] == "segment") & ~report.by_group["too_little_data"]
                           & (report.by_group["group"] != "no segment")]
@@ -92,7 +94,7 @@ def funnel_takeaways(summary, report: FirstAppReport) -> tuple[list, list]:
                  f"{fmt_pct(last)} in the last four ({fmt_pp(last - first)}).")
     figures = [("Companies", fmt_count(summary.n)),
                ("In production now", fmt_estimate(summary.production_rate, *summary.production_ci, "pct")),
-               (f"First working app within {H:g} days of sign-up", fmt_estimate(h.converted_by, *h.ci, "pct")),
+               (f"First working app within {W:.0f} days of sign-up", fmt_estimate(h.converted_by, *h.ci, "pct")),
                ("Median days to first working app (Kaplan-Meier)", h.km_median),
                ("Median days, converted companies only", f"{h.median_converted_days:.1f} (n = {fmt_count(h.converted)})")]
     return s, figures
