@@ -83,7 +83,7 @@ def funnel_stages(funnel: pd.DataFrame, *, ax=None):
 
 def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title: str | None = None,
                     xmax: float | None = 60.0, min_n: int = 30, small: str = "omit", note: str | None = None,
-                    xlabel: str = "days since time zero"):
+                    xlabel: str = "days since time zero", legend_title: str | None = None):
     """Kaplan-Meier step curves with pointwise 95% bands: share still not in production over time.
 
     ``curves`` is :attr:`mof_experiments.survival.KaplanMeier.curves` (or any frame with
@@ -122,7 +122,7 @@ def survival_curves(curves: pd.DataFrame, *, group: str = "tier", ax=None, title
     _pct_axis(ax, "y")
     ax.set(title=title or "Time to first working app (Kaplan-Meier, 95% CI)",
            xlabel=xlabel, ylabel="not yet in production (%)")
-    _legend_outside(ax, group.replace("_", " "))
+    _legend_outside(ax, legend_title if legend_title is not None else group.replace("_", " "))
     notes = ([f"Left out, fewer than {min_n} companies: {', '.join(omitted)}."] if omitted else []) + ([note] if note else [])
     if notes:
         _note(ax, " ".join(notes))
