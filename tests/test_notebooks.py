@@ -377,3 +377,14 @@ def test_index_and_every_report_render_in_a_real_browser(full_run):
         finally:
             browser.close()
     assert (run_dir / "index.png").stat().st_size > 10_000
+
+
+def test_without_chromium_the_browser_test_skips_with_the_install_command_unless_ci_requires_it(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("MOF_CHROMIUM", raising=False)
+    monkeypatch.delenv(BROWSER_REQUIRED_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install -y chromium"):
+        _chromium()
+    monkeypatch.setenv(BROWSER_REQUIRED_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match=r"Chromium not found.*MOF_REQUIRE_BROWSER is set"):
+        _chromium()
