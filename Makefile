@@ -36,9 +36,9 @@ test: venv
 test-fast: venv
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not spark" $(PYTEST_ARGS)
 
-## Open JupyterLab on notebooks/ with the project's environment as kernel
+## Open JupyterLab on notebooks/ with the project's environment as kernel (as root too: containers, CI)
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 ## Run the benchmarks (slow; prints tables; see benchmarks/README.md)
 bench: venv

@@ -42,6 +42,7 @@ def main() -> int:
     with Workspace(ws_path) as ws:
         if not ws.has("personas"):
             ws.write("personas", ws.read("sim_contact_truth")[["contact_id", "persona"]]
+                     .merge(ws.read("contacts")[["contact_id", "company_id"]], on="contact_id")
                      .assign(confidence=1.0, rule="sim_truth"))
         n_events = ws.count("api_events")
     t_setup = time.perf_counter() - t0

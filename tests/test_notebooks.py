@@ -51,6 +51,7 @@ def report_workspace(sim2000_path, tmp_path_factory):
     shutil.copy(sim2000_path, path)
     with Workspace(path) as ws:
         ws.write("personas", ws.read("sim_contact_truth")[["contact_id", "persona"]]
+                 .merge(ws.read("contacts")[["contact_id", "company_id"]], on="contact_id")
                  .assign(confidence=1.0, rule="sim_truth"))
     return path
 
@@ -251,3 +252,139 @@ def test_a_notebook_opened_in_the_notebooks_folder_finds_the_projects_workspace(
     pm.execute_notebook(str(tmp_path / "notebooks" / "funnel_overview.ipynb"), str(tmp_path / "out.ipynb"),
                         cwd=str(tmp_path / "notebooks"), kernel_name="python3", progress_bar=False)
     assert read_headlines(tmp_path / "h.json")["companies"] == 300
+
+
+# --- what a reader sees: no stray outputs, and the pages in a real browser -------------------------
+
+#: Reports that open with a takeaways block (show_takeaways). content_optimization and
+#: program_readout join when they call it (their owners' issues).
+TAKEAWAY_REPORTS = ("funnel_overview", "engagement_conversion", "experiment_readout")
+BROWSER_REQUIRED_ENV = "MOF_REQUIRE_BROWSER"
+
+
+def test_stray_output_rule_flags_prints_and_bare_values_but_not_displays():
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from mof_experiments.reports import stray_outputs
+
+    nb = new_notebook(cells=[
+        new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="1656\n")]),
+        new_code_cell("x", outputs=[new_output("execute_result", data={"text/plain": "0.349"}, execution_count=1)]),
+        new_code_cell("df", outputs=[new_output("execute_result", data={"text/plain": "t", "text/html": "<table/>"},
+                                                execution_count=2)]),
+        new_code_cell("plot", outputs=[new_output("display_data", data={"text/plain": "<Figure>", "image/png": "iVBO"})]),
+        new_code_cell("md", outputs=[new_output("display_data", data={"text/plain": "m", "text/markdown": "**a**"})]),
+    ])
+    found = stray_outputs(nb)
+    assert [(s["cell_index"], s["output_type"], s["text"]) for s in found] == [
+        (0, "stream", "1656\n"), (1, "execute_result", "0.349")]
+
+
+@pytest.mark.slow
+def test_no_report_shows_a_stray_output(full_run):
+    """Every executed report shows only figures, tables, Markdown and deliberate displays (on main
+    before issue 16 this found 18: record_headline's return values, print() lines, bare lists)."""
+    from mof_experiments.reports import stray_outputs
+
+    _, run_dir, manifest = full_run
+    assert manifest["notebooks"]
+    for nb in manifest["notebooks"]:
+        found = stray_outputs(run_dir / nb["outputs"]["ipynb"])
+        assert not found, (nb["name"], found)
+
+
+@pytest.mark.slow
+def test_reports_open_with_takeaways_computed_from_their_results(full_run):
+    _, run_dir, manifest = full_run
+    for name in TAKEAWAY_REPORTS:
+        h = _heads(manifest, name)
+        assert 3 <= len(h["takeaways"]) <= 7, name
+        nb = nbformat.read(str(run_dir / f"{name}.ipynb"), as_version=4)
+        first = next(i for i, c in enumerate(nb.cells) if any("mof-takeaways" in o.get("data", {}).get("text/html", "")
+                                                            for o in c.get("outputs", [])))
+        assert first <= 3, (name, first)  # right after the parameters (and papermill's injected cell)
+    f, e = _heads(manifest, "funnel_overview"), _heads(manifest, "engagement_conversion")
+    assert f"{f['first_app_30d']:.0%} of the {f['first_app_companies']:,} companies" in f["takeaways"][0]
+    assert f"{100 * e['holdout_effect']:+.1f} pp" in e["takeaways"][0] and "%" not in e["takeaways"][0].split("(")[0]
+
+
+@pytest.mark.slow
+def test_index_shows_formatted_headlines_and_keeps_the_raw_ones_in_the_manifest(full_run):
+    _, run_dir, manifest = full_run
+    index = (run_dir / "index.html").read_text()
+    f = _heads(manifest, "funnel_overview")
+    assert isinstance(f["production_rate"], float)  # raw in the manifest
+    assert "production_rate" not in index and str(f["production_rate"]) not in index
+    lo, hi = f["production_rate_ci"]
+    assert f"Companies in production</th><td>{f['production_rate']:.0%} (95% CI {lo:.0%} to {hi:.0%})" in index
+    e = _heads(manifest, "engagement_conversion")
+    assert f"{100 * e['holdout_effect']:+.1f} pp" in index
+    assert index.count("class='mof-takeaway'") == len(manifest["notebooks"])
+
+
+def _chromium():
+    """Debian's chromium (``apt-get install -y chromium``), driven by Playwright; skip (or fail when
+    $MOF_REQUIRE_BROWSER is set, as in .ci/run) when it or Playwright is missing."""
+    import os
+
+    exe = os.environ.get("MOF_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    reason = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "Playwright for Python is not installed (make venv installs it)"
+    if exe is None:
+        reason = "Chromium not found: install it with `apt-get install -y chromium` (as root), or set MOF_CHROMIUM"
+    if reason:
+        if os.environ.get(BROWSER_REQUIRED_ENV):
+            pytest.fail(f"{reason} (and ${BROWSER_REQUIRED_ENV} is set)")
+        pytest.skip(reason)
+    return exe
+
+
+@pytest.mark.slow
+def test_index_and_every_report_render_in_a_real_browser(full_run):
+    """Headless Chromium: no console error, every image decoded (natural width > 0), the
+    takeaways and headline figures visible; a screenshot of the index is saved in the run."""
+    from playwright.sync_api import sync_playwright
+
+    exe = _chromium()
+    _, run_dir, manifest = full_run
+    pages = ["index.html"] + [nb["outputs"]["html"] for nb in manifest["notebooks"]]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+        try:
+            for name in pages:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                problems = []
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda exc: problems.append(str(exc)))
+                page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+                page.goto((run_dir / name).as_uri(), wait_until="load")
+                widths = page.evaluate("Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+                assert not problems, (name, problems)
+                assert all(w > 0 for w in widths), (name, widths)
+                if name == "index.html":
+                    assert page.locator(".mof-takeaway").first.is_visible()
+                    assert page.locator("table.mof-headlines").first.is_visible()
+                    page.screenshot(path=str(run_dir / "index.png"), full_page=True)
+                else:
+                    assert widths, f"{name}: no figure"
+                    if name.removesuffix(".html") in TAKEAWAY_REPORTS:
+                        assert page.locator(".mof-takeaways").is_visible(), name
+                        assert page.locator(".mof-takeaways table.mof-headlines").is_visible(), name
+                page.close()
+        finally:
+            browser.close()
+    assert (run_dir / "index.png").stat().st_size > 10_000
+
+
+def test_without_chromium_the_browser_test_skips_with_the_install_command_unless_ci_requires_it(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("MOF_CHROMIUM", raising=False)
+    monkeypatch.delenv(BROWSER_REQUIRED_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"apt-get install -y chromium"):
+        _chromium()
+    monkeypatch.setenv(BROWSER_REQUIRED_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match=r"Chromium not found.*MOF_REQUIRE_BROWSER is set"):
+        _chromium()

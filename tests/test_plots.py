@@ -51,11 +51,57 @@ def test_survival_curves_flag_small_groups_instead_of_drawing_their_band():
     c = pd.DataFrame({"plan": ["free"] * 3 + ["enterprise"] * 3, "time": [0, 1, 2] * 2,
                       "surv": [1, .9, .8, 1, .75, .5], "ci_low": [1, .85, .75, 1, .1, .05],
                       "ci_high": [1, .95, .85, 1, 1, .95], "n": [500] * 3 + [4] * 3})
-    ax = plots.survival_curves(c, group="plan")
+    ax = plots.survival_curves(c, group="plan", small="dashed")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["free (n = 500)", "enterprise (n = 4, too little data)"]
     assert len(ax.collections) == 1  # the band of the 4-company group is not drawn
     assert ax.get_lines()[1].get_linestyle() == "--"
+    # default: a 4-company group is left out (no sharp drop drawn), and the figure says so
+    ax = plots.survival_curves(c, group="plan", note="Observational.")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["free (n = 500)"]
+    assert len(ax.get_lines()) == 1
+    note = " ".join(ax.figure.get_supxlabel().split())
+    assert "Left out, fewer than 30 companies: enterprise (n = 4)." in note and "Observational." in note
+    # the legend sits outside the plotting area: it cannot cover a curve
+    ax.figure.canvas.draw()
+    legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.x0 >= frame.x1
+    # free and the next plans get distinct colour-blind-safe colours
+    assert ax.get_lines()[0].get_color().lower() in [c.lower() for c in plots.OKABE_ITO]
+
+
+def test_first_app_groups_labels_match_values_and_flag_small_groups():
+    t = pd.DataFrame({"dimension": ["segment"] * 3, "group": ["stuck_on_errors", "ready", "tiny"],
+                      "companies": [300, 80, 12], "converted_by": [0.22, 0.6, 0.25], "ci_low": [0.18, 0.49, 0.1],
+                      "ci_high": [0.27, 0.7, 0.54], "too_little_data": [False, False, True], "horizon_days": 30.0})
+    ax = plots.first_app_groups(t, "segment", landmark_days=7)
+    labels = [x.get_text() for x in ax.get_yticklabels()]
+    assert labels == ["stuck on errors (n = 300)", "tiny (n = 12, too little data)", "ready (n = 80)"]
+    from matplotlib.collections import PathCollection
+
+    dots = [tuple(p) for coll in ax.collections if isinstance(coll, PathCollection) for p in coll.get_offsets()]
+    assert [round(x, 2) for x, _ in sorted(dots, key=lambda d: d[1])] == [0.22, 0.25, 0.6]  # label row = its value
+    assert "7 days after the first sandbox call" in ax.get_title() and "30 days" in ax.get_title()
+    assert "Observational" in ax.figure.get_supxlabel()
+
+
+def test_cohort_trend_leaves_out_incomplete_weeks_with_a_note():
+    w = pd.DataFrame({"week": pd.to_datetime(["2026-01-05", "2026-01-12", "2026-01-19"]), "companies": [80, 90, 85],
+                      "converted": [28, 30, 5], "rate": [0.35, 0.333, float("nan")], "ci_low": [0.25, 0.24, float("nan")],
+                      "ci_high": [0.46, 0.44, float("nan")], "complete": [True, True, False]})
+    ax = plots.cohort_trend(w)
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [0.35, 0.333]
+    assert "last 1 week(s) are left out" in ax.figure.get_supxlabel()
+
+
+def test_a_difference_of_rates_has_pp_ticks_not_percent():
+    rows = pd.DataFrame({"label": ["causal", "correlation"], "estimate": [0.03, 0.24], "ci_low": [-0.03, 0.19],
+                         "ci_high": [0.08, 0.29]})
+    ax = plots.correlation_vs_causation(rows)
+    ax.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("pp") for t in ticks) and "percentage points" in ax.get_xlabel()
 
 
 def test_rates_by_outcome_bars_have_cis():

@@ -12,14 +12,16 @@ import click
 import typer
 
 from mof_experiments.cli import core, experiments, reports, segment, send  # noqa: F401 (each registers its commands)
-from mof_experiments.cli._app import app
+from mof_experiments.cli._app import WholeHelpGroup, app
 from mof_experiments.errors import MofError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mof`` console script; returns the exit status."""
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="mof")
+        command = typer.main.get_command(app)
+        _whole_help(command)
+        rv = command.main(args=argv, standalone_mode=False, prog_name="mof")
     except MofError as exc:
         click.echo(f"mof: error: {exc.one_line()}", err=True)
         return _exit(2)
@@ -40,6 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"mof: error: {' '.join(str(msg).split())}{where}", err=True)
         return _exit(getattr(exc, "exit_code", 2))
     return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _whole_help(group) -> None:
+    """Every command group (``mof``, ``mof report``, ...) lists its commands' whole first sentence."""
+    if isinstance(getattr(group, "commands", None), dict):  # a group (typer >= 0.24 vendors its own click)
+        if type(group) is typer.core.TyperGroup:
+            group.__class__ = WholeHelpGroup
+        for sub in group.commands.values():
+            _whole_help(sub)
 
 
 def _exit(code: int) -> int:

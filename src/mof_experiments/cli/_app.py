@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
+
+
+def first_sentence(text: str | None) -> str:
+    """The first sentence of a command's help, whole: up to the first ``.``/``!``/``?`` followed by
+    a capitalized word or the end of the first paragraph (``e.g.`` does not end it)."""
+    para = " ".join((text or "").strip().split("\n\n")[0].split())
+    m = re.search(r"(?<=[.!?])\s+(?=[A-Z`])", para)
+    return para[:m.start()] if m else para
+
+
+class WholeHelpGroup(TyperGroup):
+    """A command group whose ``--help`` lists each command with its whole first sentence, wrapped,
+    instead of click's cut to the terminal width ("Simulate an API platform with known truth
+    into a new...")."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.short_help or first_sentence(cmd.help)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="mof",

@@ -83,7 +83,7 @@ class ReportData:
         return f"<p>Workspace <code>{self.workspace_path}</code></p>" + self.summary.to_html(index=False)
 
 
-def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas: bool = True,
+def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas: bool | None = None,
                      experiment_id: str | None = None, window_days: float = 30.0, min_success: int = 1,
                      exclude_machine_opens: bool = True, machine_open_seconds: float = 10.0) -> ReportData:
     """Open the workspace read-only and load what a report notebook uses, as of one date.
@@ -94,7 +94,9 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
         ``data/mof.duckdb`` (see the module's rules).
     as_of : the cut-off; None or ``""``: the end of the simulated period, else now.
     email : load ``messages`` and ``engagements`` (an error when there is no email event
-        before ``as_of``); ``personas`` also loads the contacts' personas.
+        before ``as_of``).
+    personas : load the contacts' personas (:func:`load_personas`); None (default): when
+        ``email`` is requested.
     experiment_id : also load the experiment's outcomes and features (``experiment``), with
         conversion within ``window_days`` of assignment.
     min_success : successful production calls that count as "in production" (funnel rule).
@@ -145,7 +147,8 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
         if email:
             msgs, eng = part("email", read_email, exclude_machine_opens=exclude_machine_opens,
                              machine_open_seconds=machine_open_seconds)
-            per = part("personas", lambda: load_personas(ws)) if personas else None
+        if personas or (personas is None and email):
+            per = part("personas", lambda: load_personas(ws))
         if experiment_id is not None:
             def read_experiment():
                 # its outcomes label the funnel again: reuse the one above

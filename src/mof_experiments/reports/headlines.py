@@ -50,8 +50,11 @@ def to_jsonable(value):
     raise MofInputError(f"headline value of type {type(value).__name__} is not JSON-serializable: {value!r}")
 
 
-def record_headline(name: str, value, *, path: str | os.PathLike | None = None):
-    """Record a headline figure of the running notebook and return ``value`` unchanged.
+def record_headline(name: str, value, *, path: str | os.PathLike | None = None) -> None:
+    """Record a headline figure of the running notebook.
+
+    Returns nothing, so a notebook cell that ends with it shows no stray value (the rule of
+    :func:`~mof_experiments.reports.outputs.stray_outputs`).
 
     Parameters
     ----------
@@ -71,7 +74,6 @@ def record_headline(name: str, value, *, path: str | os.PathLike | None = None):
         data = read_headlines(target) if target.exists() else {}
         data[name] = v
         write_json_atomic(target, data)
-    return value
 
 
 def recorded_headlines() -> dict:

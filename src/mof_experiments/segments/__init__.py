@@ -102,7 +102,7 @@ def segment_workspace(workspace, as_of=None, *, rules=None, threshold: float = D
     rule_set = load_rules(rules) if rules is None or not isinstance(rules, (list, tuple)) else tuple(rules)
     stages = ["personas", "behavior", "segments", "clusters"] + (["writing"] if write else [])
     with tqdm(total=len(stages), disable=not progress, leave=False,
-              bar_format="{desc}: {bar} {n_fmt}/{total_fmt} stages [{elapsed}]") as bar:
+              bar_format="{desc}{bar} {n_fmt}/{total_fmt} stages [{elapsed}]") as bar:
         def stage(name):
             bar.set_description(name)
 

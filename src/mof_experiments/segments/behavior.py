@@ -84,6 +84,14 @@ def behavior_expr(companies, api_events, as_of):
 
     ev = api_events.select("company_id", "ts", "environment", "endpoint", "status_code").join(co, "company_id")
     ev = ev.drop("company_id").filter((ev.ts >= ev.signup_at) & (ev.ts < cutoff))
+    return _features(co, ev, platform, lambda t: cutoff, lambda t: last7, lambda t: prev7)
+
+
+def _features(co, ev, platform, cutoff, last7, prev7):
+    """Aggregate ``ev`` (events joined to ``co``, key ``_k``, already cut) into the behavior
+    columns; ``cutoff``, ``last7``, ``prev7`` are literals or columns of ``ev`` / ``co``."""
+    import ibis
+
     sb = ev.environment == "sandbox"
     pr = ev.environment == "production"
     err = ev.status_code >= 400
@@ -100,10 +108,11 @@ def behavior_expr(companies, api_events, as_of):
         last_call_at=ev.ts.max(),
         first_sandbox_at=ev.ts.min(where=sb),
         first_production_at=ev.ts.min(where=pr & (ev.status_code >= 200) & (ev.status_code < 300)),
-        calls_last_7d=ev.ts.count(where=ev.ts >= last7),
-        calls_prev_7d=ev.ts.count(where=(ev.ts >= prev7) & (ev.ts < last7)),
+        calls_last_7d=ev.ts.count(where=ev.ts >= last7(ev)),
+        calls_prev_7d=ev.ts.count(where=(ev.ts >= prev7(ev)) & (ev.ts < last7(ev))),
     )
     t = co.left_join(agg, "_k").drop("_k", "_k_right").cross_join(platform)
+    cutoff = cutoff(t)
     counts = ("calls", "sandbox_calls", "production_calls", "errors", "sandbox_errors", "auth_errors",
               "server_errors", "distinct_endpoints", "active_days", "calls_last_7d", "calls_prev_7d",
               "platform_endpoints")
@@ -131,6 +140,43 @@ def behavior_expr(companies, api_events, as_of):
         in_production=ibis.ifelse(t.first_production_at.notnull(), 1, 0),
     )
     return t.select(*BEHAVIOR_COLUMNS).order_by("company_id")
+
+
+def behavior_at_expr(companies, api_events, cutoffs):
+    """The behavior table with **each company's own cut-off** (e.g. a landmark), as Ibis.
+
+    ``cutoffs`` is an Ibis table (or pandas frame) with ``company_id`` and ``cutoff_at`` (UTC);
+    only those companies are returned, each with the columns of :func:`behavior_expr` computed
+    from its events with ``signup_at <= ts < cutoff_at`` (``days_observed``, the 7-day windows and
+    ``days_since_last_call`` are relative to ``cutoff_at``). ``endpoint_share`` divides by the
+    endpoints the platform served before the latest cut-off. Nothing at or after a company's
+    cut-off enters its row.
+    """
+    import ibis
+
+    ct = cutoffs if not isinstance(cutoffs, pd.DataFrame) else ibis.memtable(
+        cutoffs[["company_id", "cutoff_at"]].drop_duplicates("company_id"))
+    co = companies.select("company_id", "signup_at").join(ct, "company_id")
+    co = co.mutate(_k=ibis.row_number().over(order_by=co.company_id).cast("int32"))
+    latest = ct.cutoff_at.max().as_scalar()
+    seen = api_events.filter(api_events.ts < latest)
+    platform = seen.aggregate(platform_endpoints=seen.endpoint.nunique())
+    ev = api_events.select("company_id", "ts", "environment", "endpoint", "status_code").join(co, "company_id")
+    ev = ev.drop("company_id").filter((ev.ts >= ev.signup_at) & (ev.ts < ev.cutoff_at))
+    week = ibis.interval(days=7)
+    return _features(co, ev, platform, lambda t: t.cutoff_at, lambda e: e.cutoff_at - week,
+                     lambda e: e.cutoff_at - week - week)
+
+
+def behavior_at(workspace, cutoffs: pd.DataFrame) -> pd.DataFrame:
+    """Execute :func:`behavior_at_expr` on ``workspace`` (a Workspace or an engine source):
+    one behavior row per company of ``cutoffs``, as of its own ``cutoff_at``."""
+    from mof_experiments.workspace import to_pandas
+
+    if cutoffs.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in BEHAVIOR_COLUMNS}).pipe(normalize_behavior)
+    df = to_pandas(behavior_at_expr(workspace.table("companies"), workspace.table("api_events"), cutoffs))
+    return normalize_behavior(df)
 
 
 def behavior(workspace, as_of=None, *, source=None) -> pd.DataFrame:

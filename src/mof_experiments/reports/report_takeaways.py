@@ -1,0 +1,156 @@
+"""The takeaways of the shipped reports, computed from their results (see :mod:`.takeaways`).
+
+Each ``*_takeaways`` function returns ``(sentences, figures)`` for
+:func:`~mof_experiments.reports.takeaways.show_takeaways`: what we found, how sure we are (95%
+intervals; percentage points for a difference of rates), what to do; "observational" where a
+comparison is not randomized. Also :func:`first_app_report`, the funnel report's time-to-first-
+working-app data (one call from a :class:`~mof_experiments.reports.data.ReportData`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mof_experiments.reports.formatting import fmt_ci, fmt_count, fmt_estimate, fmt_pct, fmt_pp, fmt_ratio
+
+
+@dataclass(frozen=True)
+class FirstAppReport:
+    """Time to first working app for the funnel report: ``headline``
+    (:class:`~mof_experiments.first_app.FirstAppHeadline`), ``cohort`` (companies followed from
+    the landmark), ``groups`` (long: company_id, dimension, group, all known at the landmark),
+    ``by_group`` (:func:`~mof_experiments.first_app.first_app_by_group`), ``weekly``
+    (:func:`~mof_experiments.first_app.weekly_cohorts`), ``landmark_days``, ``horizon_days``."""
+
+    headline: object
+    cohort: pd.DataFrame
+    groups: pd.DataFrame
+    by_group: pd.DataFrame
+    weekly: pd.DataFrame
+    landmark_days: float
+    horizon_days: float
+
+
+def first_app_report(data, *, landmark_days: float = 7.0, horizon_days: float = 30.0,
+                     experiment_id: str | None = None, clusters: bool = True, random_state: int = 0) -> FirstAppReport:
+    """Compute the funnel report's TTFWA tables from ``data`` (a ReportData loaded with personas).
+
+    Groups are measured at the landmark (``landmark_days`` after the first sandbox call): rule
+    segments and clusters on :func:`~mof_experiments.segments.behavior.behavior_at` as of the
+    landmark, persona mix, plan, arm assigned before the landmark, and the simulator's archetype
+    when the workspace is simulated. See :mod:`mof_experiments.first_app`.
+    """
+    from mof_experiments.first_app import (first_app_by_group, first_app_headline, landmark_cohort, landmark_groups,
+                                           persona_mix, weekly_cohorts)
+    from mof_experiments.segments.behavior import behavior_at
+    from mof_experiments.segments.clusters import cluster_companies
+    from mof_experiments.workspace import Workspace
+
+    cohort = landmark_cohort(data.funnel, data.as_of, landmark_days=landmark_days)
+    with Workspace(data.workspace_path, read_only=True, must_exist=True) as ws:
+        beh = behavior_at(ws, cohort.rename(columns={"landmark_at": "cutoff_at"}))
+    cl = None
+    if clusters and len(beh) >= 60:
+        fit = cluster_companies(beh, k_range=range(3, 7), random_state=random_state)
+        cl = fit.labels.set_index("company_id")["cluster"]
+    mix = persona_mix(data.personas) if data.personas is not None and "company_id" in data.personas else None
+    groups = landmark_groups(cohort, behavior=beh, companies=data.companies, mix=mix, assignments=data.assignments,
+                             experiment_id=experiment_id, clusters=cl, truth=data.truth.get("sim_truth"))
+    return FirstAppReport(headline=first_app_headline(data.funnel, horizon_days=horizon_days), cohort=cohort,
+                          groups=groups, by_group=first_app_by_group(cohort, groups, horizon_days=horizon_days),
+                          weekly=weekly_cohorts(data.funnel, data.as_of, horizon_days=horizon_days),
+                          landmark_days=landmark_days, horizon_days=horizon_days)
+
+
+def funnel_takeaways(summary, report: FirstAppReport) -> tuple[list, list]:
+    """Sentences and headline figures of the funnel report (``summary``: FunnelSummary)."""
+    h, H, L = report.headline, report.horizon_days, report.landmark_days
+    W = h.window_days  # H, unless nobody has been followed H days yet
+    med = (f"half had one after {h.km_median_days:.0f} days" if np.isfinite(h.km_median_days)
+           else "the median time is not reached: fewer than half have converted in the time observed")
+    short = f" (no company has been followed {H:g} days yet)" if W < H else ""
+    s = [f"{fmt_pct(h.converted_by)} of the {fmt_count(h.companies)} companies that called the API had a first working "
+         f"app within {W:.0f} days of sign-up {fmt_ci(*h.ci, 'pct')}{short}; {med}.",
+         f"Those that converted took a median of {h.median_converted_days:.1f} days (converted companies only: "
+         "slower companies have not converted yet, so this understates the wait)."]
+    seg = report.by_group[(report.by_group["dimension"] == "segment") & ~report.by_group["too_little_data"]
+                          & (report.by_group["group"] != "no segment")]
+    if len(seg) >= 2:
+        hi, lo = seg.loc[seg["converted_by"].idxmax()].copy(), seg.loc[seg["converted_by"].idxmin()].copy()
+        hi["group"], lo["group"] = str(hi["group"]).replace("_", " "), str(lo["group"]).replace("_", " ")
+        s.append(f"Measured {L:g} days after the first sandbox call, '{hi['group']}' companies went on to convert most "
+                 f"({fmt_pct(hi['converted_by'])} within {H:g} days, n = {fmt_count(hi['companies'])}) and "
+                 f"'{lo['group']}' least ({fmt_pct(lo['converted_by'])}, n = {fmt_count(lo['companies'])}). "
+                 "This is observational: the segments differ in more than their label.")
+        s.append(f"To act: '{lo['group']}' at day {L:g} is the largest gap to close; test a help email for it against "
+                 "a randomized holdout before rolling it out.")
+    w = report.weekly[report.weekly["complete"]]
+    if len(w) >= 4:
+        first, last = w["rate"].iloc[:4].mean(), w["rate"].iloc[-4:].mean()
+        s.append(f"By sign-up week, {H:g}-day conversion averaged {fmt_pct(first)} in the first four complete weeks and "
+                 f"{fmt_pct(last)} in the last four ({fmt_pp(last - first)}).")
+    figures = [("Companies", fmt_count(summary.n)),
+               ("In production now", fmt_estimate(summary.production_rate, *summary.production_ci, "pct")),
+               (f"First working app within {W:.0f} days of sign-up", fmt_estimate(h.converted_by, *h.ci, "pct")),
+               ("Median days to first working app (Kaplan-Meier)", h.km_median),
+               ("Median days, converted companies only", f"{h.median_converted_days:.1f} (n = {fmt_count(h.converted)})")]
+    return s, figures
+
+
+def engagement_takeaways(ec, effect, obs) -> tuple[list, list]:
+    """Sentences and figures of the engagement report: ``ec`` (EngagementConversion), ``effect``
+    (HoldoutEffect, randomized), ``obs`` (OpenerDifference, observational)."""
+    W = effect.window_days
+    sure = ("the interval excludes zero" if effect.ci[0] > 0 or effect.ci[1] < 0
+            else "the interval includes zero: no effect is ruled out")
+    s = [f"Sending the emails changed {W:g}-day conversion by {fmt_estimate(effect.effect, *effect.ci, 'pp')} "
+         f"(randomized holdout; {sure}).",
+         f"Companies in production opened {fmt_ratio(ec.open_ratio)} as many emails as those still in sandbox "
+         f"({fmt_pct(ec.open_rate_production)} vs {fmt_pct(ec.open_rate_sandbox)}): observational, it does not show "
+         "that opening causes conversion.",
+         f"Openers vs non-openers: {fmt_pp(obs.difference)} in {W:g}-day conversion {fmt_ci(*obs.ci, 'pp')} "
+         "(observational); "
+         + (f"the randomized effect is {fmt_pp(effect.effect)}, so most of that gap is selection (engaged companies "
+            "convert anyway), not the email." if obs.ci[0] > effect.ci[1]
+            else "here the observational gap is within the randomized estimate's range."),
+         "To act: judge emails by the holdout comparison, never by open rates of converters."]
+    figures = [(f"Effect of the emails on {W:g}-day conversion (randomized)", fmt_estimate(effect.effect, *effect.ci, "pp")),
+               ("Openers vs non-openers (observational)", fmt_estimate(obs.difference, *obs.ci, "pp")),
+               ("Open rate, production vs sandbox (observational)",
+                f"{fmt_ratio(ec.open_ratio)} {fmt_ci(*ec.open_ratio_ci, 'ratio')}".strip())]
+    return s, figures
+
+
+def readout_takeaways(ro, *, window_days: float, enrolled: int, complete: int) -> tuple[list, list]:
+    """Sentences and figures of the experiment readout (``ro``: Readout with sequential and
+    Bayesian columns)."""
+    t = ro.summary[~ro.summary["is_control"]]
+    c = ro.summary[ro.summary["is_control"]].iloc[0]
+    s, figures = [], [("Companies enrolled", fmt_count(enrolled)),
+                      (f"Whole {window_days:g}-day window observed", fmt_count(complete)),
+                      (f"{c['arm']} (control) conversion", fmt_estimate(c["rate"], c["ci_low"], c["ci_high"], "pct"))]
+    for r in t.itertuples():
+        seq = "seq_ci_low" in t.columns
+        sure = ("the always-valid interval excludes zero: safe to act" if seq and (r.seq_ci_low > 0 or r.seq_ci_high < 0)
+                else "not yet conclusive at every look (the always-valid interval includes zero)" if seq
+                else "")
+        s.append(f"'{r.arm}' converted {fmt_pct(r.rate)} within {window_days:g} days vs {fmt_pct(c['rate'])} for "
+                 f"'{c['arm']}': {fmt_estimate(r.lift, r.lift_ci_low, r.lift_ci_high, 'pp')} (randomized)"
+                 + (f"; {sure}." if sure else "."))
+        if "prob_beat_control" in t.columns:
+            s.append(f"Chance that '{r.arm}' beats '{c['arm']}': {fmt_pct(r.prob_beat_control, prob=True)}.")
+        figures.append((f"Lift of {r.arm} vs {c['arm']}", fmt_estimate(r.lift, r.lift_ci_low, r.lift_ci_high, "pp")))
+    if ro.srm.p_value < 0.001:
+        s.append(f"Warning: the arms' sizes do not match the planned split (sample-ratio p = {ro.srm.p_value:.1g}); "
+                 "check the assignment before trusting the lift.")
+    g = ro.guardrail_status
+    if g is not None:
+        s.append(f"Guardrails (unsubscribes, complaints, bounces): {g}.")
+        figures.append(("Guardrails", g))
+    return s, figures
+
+
+__all__ = ["FirstAppReport", "first_app_report", "funnel_takeaways", "engagement_takeaways", "readout_takeaways"]
