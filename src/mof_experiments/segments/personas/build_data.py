@@ -73,6 +73,7 @@ ESCO_OCCUPATIONS: dict[str, str] = {
                      "audit supervisor", "financial auditor", "bank treasurer", "public finance accountant",
                      "accounting assistant", "bookkeeper"], "CFO"),
     **dict.fromkeys(["chief ICT security officer", "ICT security manager", "ICT security administrator",
+                     "ICT security engineer",
                      "ICT security consultant", "ICT security technician", "digital forensics expert",
                      "ethical hacker"], "CSO"),
     **dict.fromkeys(["chief technology officer", "chief information officer", "software manager",
@@ -84,7 +85,8 @@ ESCO_OCCUPATIONS: dict[str, str] = {
                      "ICT network engineer", "ICT network architect", "ICT network administrator",
                      "ICT system administrator", "system configurator", "software tester", "ICT test analyst",
                      "ICT system tester", "ICT integration tester", "integration engineer", "ICT system architect",
-                     "enterprise architect", "ICT application configurator"], "DEV"),
+                     "enterprise architect", "ICT application configurator", "blockchain developer",
+                     "blockchain architect", "cloud engineer"], "DEV"),
     **dict.fromkeys(["lawyer", "corporate lawyer", "legal consultant", "legal service manager", "legal assistant"],
                     "GC"),
     **dict.fromkeys(["ICT product manager", "product manager"], "PM"),
@@ -138,6 +140,19 @@ TITLE_RULES: tuple[tuple[str, str, str | None, tuple[str, ...] | None], ...] = (
                                      r"\bowner\b|founder|chairman|chairwoman|\bceo\b", None, ("not:CEO",)),
     # any other title of the Chief Executives occupation: agency heads, COO, CDO ... are ambiguous
     ("other_chief_executives", r".", None, ("11-1011.00", "11-1011.03")),
+    # a lawyer for the state is not a company's legal function (as ESCO's excluded "prosecutor")
+    ("prosecutor", r"prosecut", None, None),
+    # "counselor" among the lawyers' titles: legal in U.S. usage, a guidance counselor elsewhere;
+    # the title alone cannot tell (docs/personas.md: counselor is not counsel)
+    ("counselor_among_lawyers", r"counsel+or", None, ("23-1011.00", "esco:lawyer", "esco:corporate lawyer",
+                                                     "esco:legal consultant")),
+    # "Financial Analyst" is CFO in O*NET's financial analysts (corporate_finance_analyst below) but
+    # ESCO's "financial analyst" occupation is markets research: the bare title is left out there
+    ("financial_analyst_markets", r"^financial analysts?$", None, ("esco:financial analyst",)),
+    # supervisors of accounts payable/receivable or bookkeeping run part of the finance function
+    ("finance_supervisor", r"accounts (payable|receivable)|accounting|bookkeeping", "CFO", ("43-1011.00",)),
+    # web design and web content are design and editing, not software engineering
+    ("web_design_in_dev", r"web ?design|web content|content (creator|manager)", None, ("DEV",)),
     # product management is PM, product marketing is marketing
     ("product_marketing", r"product marketing", "OTHER", None),
     ("product_manager", r"^product (line )?manager( \(plm\))?$|^product owner$|^product director$", "PM", None),
@@ -224,7 +239,21 @@ _ML_SECURITY = (r"secur|sicherheit|seguridad|seguranca|cyber|hack|forens|pentest
 ML_TITLE_RULES: tuple[tuple[str, str, str | None, str], ...] = (
     ("ml_chief_financial", r"\bcfo\b|finanzvorstand|finanzdirektor|finanzgeschaftsfuhr|directeur financier|"
                            r"directrice financiere|director[a]? financier[oa]|diretor[a]? financeir[oa]|"
-                           r"\bdaf\b", "CFO", "all"),
+                           r"\bdaf\b(?!.*lehr)", "CFO", "all"),     # not "DaF-Lehrer" (German as a foreign language)
+    ("ml_prosecutor", r"prosecut|staatsanwalt|procureur|fiscal (?:del|de)|promotor[a]? de justica", None, "all"),
+    ("ml_counselor_among_lawyers", r"counsel+or", None, "GC"),
+    ("ml_financial_analyst_markets", r"^(?:analista financier[oa]|analyste financier[e]?|finanzanalyst(?:in)?|"
+                                     r"analista financeir[oa])(?: |$)", None, "not:CFO"),
+    ("ml_web_design_in_dev", r"web ?design|createur de contenus|creatrice de contenus|contenus web|"
+                             r"conteudos web|contenidos web", None, "DEV"),
+    # ESCO/ROME titles filed under a finance occupation without any finance word (``Bankangestellte``
+    # under bank treasurer, ROME's ``Responsable services en facilities management`` or ``Travel
+    # manager`` mapped to financial manager): the title alone does not name the finance function
+    ("ml_finance_occupation_other_title", r"^(?!.*(?:finan|finac|compt|contas|cuentas|custo|controle de gestion|control de gestion|account|buchhalt|buchfuhr|rechnung|bilanz|contab|"
+                                          r"contad|tresor|treasur|tesor|schatz|budget|presupuest|orcament|audit|revis|"
+                                          r"prufer|prufung|controll|fiscal|steuer|kass|caja|caix|cost|kost|cout|tax|"
+                                          r"impot|tribut|geld|money|zahl|cash|intendant|\bcfo\b|\bdaf\b|"
+                                          r"kammerer|tesour|ledger|livro|libro)).*$", None, "CFO"),
     ("ml_chief_technology", r"\bcto\b|\bcio\b", "DEV", "all"),
     ("ml_chief_security", r"\bciso\b|\brssi\b", "CSO", "all"),
     # unqualified engineering or development (the English ``unqualified_engineering``): the function
@@ -249,6 +278,12 @@ ML_TITLE_RULES: tuple[tuple[str, str, str | None, str], ...] = (
     # administrator; ``Gerente de agência de recrutamento`` runs a branch)
     ("ml_ceo_occupation_other_title", r"^administrador[a]?$|agencia|technisch|kaufmannisch", None, "CEO"),
     ("ml_security_in_it", _ML_SECURITY, "CSO", "DEV"),
+    # IT security named outright under another occupation (ESCO's ``IT-Sicherheitsanalytiker`` filed
+    # under disaster recovery, ROME's ``Expert en cybersécurité`` mapped to a non-security occupation)
+    ("ml_it_security_outside_security_occ", r"\bit ?sicherheit|cyber ?secur|cybersecurite|ciberseguridad|"
+                                            r"ciberseguranca|securite (?:informatique|des systemes d information)|"
+                                            r"seguridad (?:informatica|de la informacion)|"
+                                            r"seguranca (?:informatica|da informacao)", "CSO", "not:CSO"),
     ("ml_non_security_in_security_occ", r"^(?!.*(?:" + _ML_SECURITY + r"|risque|riesgo|risco|risiko|audit|"
                                         r"ethique|etico|ethisch|informatique|informatica|ict|tic|ikt)).*$",
      None, "CSO"),
