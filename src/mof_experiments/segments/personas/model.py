@@ -54,6 +54,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import PERSONAS
+from mof_experiments.segments.personas.lookalikes import LOOKALIKE_RULES, lookalike_rule
 from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text,
                                                     normalize_title, script_of_normalized)
 
@@ -109,8 +110,14 @@ RULES: tuple[Rule, ...] = (
     Rule("chief_executive", "CEO", "names the CEO (not an assistant or office of the CEO)"),
     Rule("head_with_function", None, "company-head word plus a function: the function's persona"),
     Rule("head_of_company", "CEO", "company-head word (founder, owner, managing director, ...) alone"),
+    Rule("engineering_outside_software", "OTHER", "engineer or developer of a discipline outside software"),
+    Rule("security_outside_it", "OTHER", "physical security, securities or social security"),
+    Rule("counselor_not_counsel", "OTHER", "a counselor with no legal word (counselor is not counsel)"),
+    Rule("compliance_outside_legal", "OTHER", "environmental, safety, permit or benefit-plan compliance"),
+    Rule("controller_outside_finance", "OTHER", "a controller of traffic, machines, documents or a process"),
     Rule("unrecognized_words", "OTHER", "no word of the title occurs in the training titles"),
 )
+assert [r.name for r in RULES[5:10]] == [name for name, _ in LOOKALIKE_RULES]
 _CEO_RX, _NOT_CEO_RX, _HEAD_RX = re.compile(_CEO), re.compile(_NOT_THE_CEO), re.compile(_HEAD)
 
 
@@ -138,7 +145,8 @@ def match_rule(title) -> Rule | None:
     needs the fitted model: see :meth:`PersonaClassifier.classify`); ``unrecognized_words``
     needs the training vocabulary and is not reported here.
     """
-    name = _base_rule(normalize_title(title))
+    norm = normalize_title(title)
+    name = _base_rule(norm) or lookalike_rule(norm)
     if name is None:
         return None
     name = "head_of_company" if name == "head" else name
@@ -330,6 +338,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 persona[i], rule[i] = "CEO", r
             elif self.use_rules and r == "head":
                 heads.append(i)
+            elif self.use_rules and (look := lookalike_rule(self._text(t, correct=not rules_only))):
+                rule[i] = look
             elif self.use_rules and self._unrecognized(t, correct=not rules_only):
                 rule[i] = "unrecognized_words"
             else:
