@@ -54,6 +54,12 @@ RECIPES = {
     "v3_C4": dict(C=4.0),
     "v3_word13": dict(word_ngrams=(1, 3)),
     "v3_balanced_C4": dict(class_weight="balanced", C=4.0),
+    "v3_balanced_C8": dict(class_weight="balanced", C=8.0),
+    "v3_balanced_C4_t0.55": dict(class_weight="balanced", C=4.0, threshold=0.55),
+    # v4 defaults: balanced class weights, C=4 (LinearSVC max_iter 5000: C=4 did not converge in 1000)
+    "v4": dict(),
+    "v4_t0.55": dict(threshold=0.55),
+    "v4_t0.65": dict(threshold=0.65),
 }
 
 def cross_validate(params: dict, folds: int = 5) -> dict:
