@@ -65,7 +65,7 @@ from mof_experiments.segments.personas.text import (PLACEHOLDER, _strip_noise, c
                                                     normalize_title, script_of_normalized)
 
 #: Model probability below which the answer is OTHER (``model_abstained``).
-DEFAULT_THRESHOLD = 0.45
+DEFAULT_THRESHOLD = 0.55
 #: Confidence below which ``needs_review`` is set.
 DEFAULT_REVIEW_THRESHOLD = 0.8
 
