@@ -17,7 +17,7 @@ def segment(
     rules: Optional[Path] = typer.Option(None, "--rules",
                                          help="YAML file of rule segments (name, description, rule). "
                                               "Default: the shipped rules (docs/segments.md)."),
-    threshold: float = typer.Option(0.45, "--threshold", min=0.0, max=1.0,
+    threshold: float = typer.Option(0.55, "--threshold", min=0.0, max=1.0,
                                     help="Persona model probability below which a title is OTHER."),
     review_threshold: float = typer.Option(0.8, "--review-threshold", min=0.0, max=1.0,
                                            help="Persona confidence below which a contact is flagged "

@@ -34,7 +34,7 @@ from mof_experiments.segments.personas.text import normalize_title, title_script
 
 PERSONA_COLUMNS = ("contact_id", "company_id", "job_title", "persona", "confidence", "rule", "needs_review")
 
-_RECIPE_FILES = ("__init__.py", "model.py", "text.py")
+_RECIPE_FILES = ("__init__.py", "model.py", "text.py", "lookalikes.py", "heads.py")
 _DATA_FILES = ("titles_dev.csv", "titles_heldout.csv")
 
 
@@ -43,7 +43,7 @@ def _data_path(name: str):
 
 
 def _classifier_version() -> str:
-    """``3.<12 hex>``: SHA-256 of the labeled titles, the recipe's source (rules, glossary, model
+    """``4.<12 hex>``: SHA-256 of the labeled titles, the recipe's source (rules, glossary, model
     and its defaults) and the scikit-learn version, so that it changes whenever a fitted
     classifier's output may."""
     import sklearn
@@ -55,7 +55,7 @@ def _classifier_version() -> str:
     for name in _RECIPE_FILES:
         h.update((here / name).read_bytes())
     h.update(sklearn.__version__.encode())
-    return "3." + h.hexdigest()[:12]
+    return "4." + h.hexdigest()[:12]
 
 
 #: Version of the shipped classifier: a hash of the labeled data, the recipe (rules, glossary,
@@ -78,6 +78,17 @@ def labeled_titles() -> pd.DataFrame:
         with resources.as_file(_data_path(f"titles_{split}.csv")) as p:
             frames.append(pd.read_csv(p, dtype=str, keep_default_na=False).assign(split=split))
     return pd.concat(frames, ignore_index=True)
+
+
+def fresh_titles() -> pd.DataFrame:
+    """The fresh held-out titles (``titles_fresh.csv``): ``job_title``, ``persona``, ``source``, ``label_rule``.
+
+    Canada's NOC 2016 job titles (``source`` ``noc2016``), a source none of the training titles
+    comes from, labeled by :mod:`.build_fresh` and frozen before any classifier was run on them.
+    Never fitted on, not even by :func:`default_classifier`: score it with the shipped classifier.
+    """
+    with resources.as_file(_data_path("titles_fresh.csv")) as p:
+        return pd.read_csv(p, dtype=str, keep_default_na=False)
 
 
 def _cache_dir() -> Path | None:
@@ -196,7 +207,7 @@ def personas_from_workspace(workspace, *, threshold: float = DEFAULT_THRESHOLD,
 __all__ = [
     "CLASSIFIER_VERSION", "DEFAULT_REVIEW_THRESHOLD", "REAL_SOURCES", "DEFAULT_THRESHOLD", "KEYWORDS", "PERSONA_COLUMNS",
     "PersonaClassifier", "RULES", "Rule", "classify_titles", "default_classifier", "evaluate_titles",
-    "expected_calibration_error", "heldout_classifier", "keyword_baseline", "labeled_titles", "macro_f1",
+    "expected_calibration_error", "fresh_titles", "heldout_classifier", "keyword_baseline", "labeled_titles", "macro_f1",
     "match_rule",
     "normalize_title", "personas", "personas_from_workspace", "reliability_table", "scores_by_source",
     "title_script",

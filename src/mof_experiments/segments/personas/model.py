@@ -22,12 +22,17 @@ output names it):
    ``Co-founder & CTO`` -> DEV, ``Executive Director, Finance`` -> CFO, ``COO & Co-founder`` ->
    OTHER); else the title is the company head (``head_of_company``: ``Founder``,
    ``Managing Director, EMEA`` -> CEO).
-5. ``unrecognized_words``: no content word (seniority and connector words do not count) and
+5. look-alike rules (:mod:`.lookalikes`: ``engineering_outside_software``, ``security_outside_it``,
+   ``counselor_not_counsel``, ``compliance_outside_legal``, ``controller_outside_finance``): the
+   words name a persona's function but the work is another (``Mechanical Engineer``, ``Security
+   Guard``, ``Guidance Counselor``): ``OTHER``.
+6. ``unrecognized_words``: no content word (seniority and connector words do not count) and
    no pair of CJK characters of the title occurs in the training titles, and fewer than
    :data:`KNOWN_GRAM_SHARE` of its character 4-grams do: ``OTHER`` (``Ninja``, ``asdf qwerty``).
-6. ``model``: word (1-2) and character (2-5, ``char_wb``) n-gram TF-IDF over the title plus its
+7. ``model``: word (1-2) and character (2-5, ``char_wb``) n-gram TF-IDF over the title plus its
    English glosses (:func:`~.text.model_text`) and spelling corrections, a linear SVM
-   (``LinearSVC(C=2)``) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
+   (``LinearSVC(C=4, class_weight="balanced")``: each persona weighted by the inverse of its
+   share of the training titles) calibrated by scikit-learn's ``CalibratedClassifierCV`` (Platt's sigmoid
    fitted on 2 cross-validation folds, then one SVM fitted on every title: ``ensemble=False``).
    The TF-IDF vocabulary is learned once from all training titles. The most probable persona
    other than OTHER is returned when its probability is at least ``threshold``; otherwise
@@ -35,7 +40,7 @@ output names it):
    persona was the top class).
 
 Every decision carries a **confidence**, the estimated probability that its persona is right:
-for the model its calibrated probability; for the rules 3-5 their precision measured on the
+for the model its calibrated probability; for the rules 3-6 their precision measured on the
 training titles when the classifier is fitted (``(hits + 1) / (fires + 2)``), stored in
 ``rule_precision_``. ``needs_review`` is true when the confidence is below
 ``review_threshold`` (default 0.8) and for ``unrecognized_script``.
@@ -54,11 +59,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from mof_experiments.errors import MofInputError
 from mof_experiments.schema import PERSONAS
-from mof_experiments.segments.personas.text import (PLACEHOLDER, char_grams, content_tokens, model_text,
+from mof_experiments.segments.personas.heads import _CEO, _HEAD, _NOT_THE_CEO, _ROLE_WORD, _SPLIT
+from mof_experiments.segments.personas.lookalikes import LOOKALIKE_RULES, lookalike_rule
+from mof_experiments.segments.personas.text import (PLACEHOLDER, _strip_noise, char_grams, content_tokens, model_text,
                                                     normalize_title, script_of_normalized)
 
 #: Model probability below which the answer is OTHER (``model_abstained``).
-DEFAULT_THRESHOLD = 0.45
+DEFAULT_THRESHOLD = 0.55
 #: Confidence below which ``needs_review`` is set.
 DEFAULT_REVIEW_THRESHOLD = 0.8
 
@@ -70,29 +77,6 @@ PART_MIN_PROBA = (0.5, 0.9)
 #: training titles (besides no known word): with titles in five languages, most 4-grams of any
 #: made-up word occur somewhere ("Ninja": " nin", "inja", "nja "), so half was too low a bar.
 KNOWN_GRAM_SHARE = 0.9
-#: An OTHER part decides only if it names a role (``COO``, ``Head of Growth``), not a place or company.
-_ROLE_WORD = re.compile(r"\b(?:c[a-z]{1,2}o|chief|officer|head|director|manager|lead|vp|vice president|partner|"
-                        r"leiter\w*|directeur|directrice|director[a]?|diretor[a]?|gerente|jefe|responsable)\b|"
-                        r"部長|总监|经理|負責|负责")
-
-_CEO = (r"\bceo\b|\bchief executive\b|\bpdg\b|\bpresident directeur general\b|\bpresidente ejecutivo\b|"
-        r"\bvorstandsvorsitzende|\bconsejero delegado\b|\bdiretor presidente\b|代表取締役|最高経営責任者|"
-        r"首席执行官|(?<!副)社長|(?<!副)总裁")
-_NOT_THE_CEO = (r"\b(?:assistant|assistente|asistente|assistentin|secretary|secretaria|secretaire|sekretar\w*|"
-                r"chief of staff|office|advisor|adviser)\b|\b(?:to|for|of|du|de|del|der|des) (?:the |la |le )?"
-                r"(?:ceo|pdg)\b|秘書|秘书|助理")
-_HEAD = (r"\bco ?founder\b|\bfounder\b|\bcofundador[a]?\b|\bfundador[a]?\b|\bco fundador[a]?\b|\bfondat(?:eur|rice)\b|"
-         r"\bcofondat(?:eur|rice)\b|\b(?:mit)?grunder(?:in)?\b|\bsocio fundador\b|\bsocio fundadora\b|"
-         r"(?:^|\b(?:business|company|co|sole|shop|store|agency|practice|firm|franchise|restaurant) )owner\b|"
-         r"\binhaber(?:in)?\b|"
-         r"\bmanaging (?:director|partner)\b|\bexecutive director\b|\bgeneral manager\b|"
-         r"(?<!vice )\bpresident(?:e|a)?\b|\bchair(?:man|woman|person)\b|\b(?:board )chair\b|^chair$|\bgeschaftsfuhrer(?:in)?\b|"
-         r"\bdirect(?:eur|rice) general[e]?\b|\bdirector[a]? general\b|\bdiretor[a]? geral\b|"
-         r"\bgerente general\b|\bdirector[a]? ejecutiv[oa]\b|\bdiretor[a]? executiv[oa]\b|\bgerant[e]?\b|"
-         r"\bdirigeant[e]?\b|\bpropietari[oa]\b|\bproprietari[oa]\b|\bdueno\b|\bdona\b|"
-         r"共同創業者|創業者|创始人|联合创始人|董事长|総経理|总经理|代表|オーナー")
-_SPLIT = re.compile(r"\s*(?:&|/|\||,|;|\+| and | und | et | e | y | - |兼|・)\s*")
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -109,8 +93,14 @@ RULES: tuple[Rule, ...] = (
     Rule("chief_executive", "CEO", "names the CEO (not an assistant or office of the CEO)"),
     Rule("head_with_function", None, "company-head word plus a function: the function's persona"),
     Rule("head_of_company", "CEO", "company-head word (founder, owner, managing director, ...) alone"),
+    Rule("engineering_outside_software", "OTHER", "engineer or developer of a discipline outside software"),
+    Rule("security_outside_it", "OTHER", "physical security, securities or social security"),
+    Rule("counselor_not_counsel", "OTHER", "a counselor with no legal word (counselor is not counsel)"),
+    Rule("compliance_outside_legal", "OTHER", "environmental, safety, permit or benefit-plan compliance"),
+    Rule("controller_outside_finance", "OTHER", "a controller of traffic, machines, documents or a process"),
     Rule("unrecognized_words", "OTHER", "no word of the title occurs in the training titles"),
 )
+assert [r.name for r in RULES[5:10]] == [name for name, _ in LOOKALIKE_RULES]
 _CEO_RX, _NOT_CEO_RX, _HEAD_RX = re.compile(_CEO), re.compile(_NOT_THE_CEO), re.compile(_HEAD)
 
 
@@ -138,7 +128,8 @@ def match_rule(title) -> Rule | None:
     needs the fitted model: see :meth:`PersonaClassifier.classify`); ``unrecognized_words``
     needs the training vocabulary and is not reported here.
     """
-    name = _base_rule(normalize_title(title))
+    norm = normalize_title(title)
+    name = _base_rule(norm) or lookalike_rule(norm)
     if name is None:
         return None
     name = "head_of_company" if name == "head" else name
@@ -152,7 +143,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     ----------
     threshold : model probability below which the answer is ``OTHER`` (``model_abstained``).
     review_threshold : confidence below which ``needs_review`` is true.
-    use_rules : apply the rules 3-5 (``False``: the model alone, for evaluation; ``missing`` and
+    use_rules : apply the rules 3-6 (``False``: the model alone, for evaluation; ``missing`` and
         ``unrecognized_script`` always apply).
     base : ``"svm"`` (``LinearSVC``) or ``"logistic"`` (``LogisticRegression``).
     C : inverse regularization strength of the linear model.
@@ -176,7 +167,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, review_threshold: float = DEFAULT_REVIEW_THRESHOLD,
-                 use_rules: bool = True, base: str = "svm", C: float = 2.0, class_weight=None,
+                 use_rules: bool = True, base: str = "svm", C: float = 4.0, class_weight="balanced",
                  calibration: str = "sigmoid", cv: int = 2, ensemble: bool = False, char_ngrams: tuple = (2, 5),
                  word_ngrams: tuple = (1, 2), spelling_max_count: int = 2):
         self.threshold = threshold
@@ -233,7 +224,7 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                                      min_df=2, dtype=np.float32)),
         ])
         if self.base == "svm":
-            clf = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=0)
+            clf = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=5000, random_state=0)
         else:
             clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
         # BLAS threads only add contention on these small sparse problems
@@ -330,6 +321,8 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 persona[i], rule[i] = "CEO", r
             elif self.use_rules and r == "head":
                 heads.append(i)
+            elif self.use_rules and (look := lookalike_rule(self._text(t, correct=not rules_only))):
+                rule[i] = look
             elif self.use_rules and self._unrecognized(t, correct=not rules_only):
                 rule[i] = "unrecognized_words"
             else:
@@ -450,19 +443,6 @@ class PersonaClassifier(ClassifierMixin, BaseEstimator):
                 persona[i], rule[i] = best[i][0], "head_with_function"
             else:
                 persona[i], rule[i] = "CEO", "head_of_company"
-
-
-_REGION = frozenset("emea apac amer americas latam dach nordics benelux europe european asia anz uk us usa "
-                    "global worldwide".split())
-_NOISE = re.compile(r"^(?:acting|interim)\s+|\bnorth america\b|\bsouth america\b|\blatin america\b")
-
-
-def _strip_noise(norm: str) -> str:
-    """The normalized title without region words (``emea``, ``north america``, ...) and a leading
-    ``acting``/``interim``: they say where or how long, never which function. A title made only
-    of them is kept as it is."""
-    out = " ".join(w for w in _NOISE.sub(" ", norm).split() if w not in _REGION)
-    return out or norm
 
 
 class _one_thread:

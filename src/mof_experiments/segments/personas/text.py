@@ -268,3 +268,16 @@ def model_text(norm: str) -> str:
     hit.update(i for i, rx in _PHRASE_GLOSSARY if rx.search(norm))
     extra = [GLOSSARY[i][1] for i in sorted(hit)]
     return f"{norm} {' '.join(extra)}" if extra else norm
+
+
+_REGION = frozenset("emea apac amer americas latam dach nordics benelux europe european asia anz uk us usa "
+                    "global worldwide".split())
+_NOISE = re.compile(r"^(?:acting|interim)\s+|\bnorth america\b|\bsouth america\b|\blatin america\b")
+
+
+def _strip_noise(norm: str) -> str:
+    """The normalized title without region words (``emea``, ``north america``, ...) and a leading
+    ``acting``/``interim``: they say where or how long, never which function. A title made only
+    of them is kept as it is."""
+    out = " ".join(w for w in _NOISE.sub(" ", norm).split() if w not in _REGION)
+    return out or norm
