@@ -64,7 +64,7 @@ TITLES = {
            "Abogado", "Product Counsel", "General Councel"],
     "CSO": ["CISO", "Chief Information Security Officer", "Chief Security Officer", "CSO", "Head of Security",
             "VP Security", "Director, InfoSec", "Information Security Manager", "AppSec Lead",
-            "Security Architect", "Head of Information Security", "Responsable sécurité", "Security Lead",
+            "Security Architect", "Head of Information Security", "Responsable sécurité informatique", "Security Lead",
             "Cheif Security Officer", "VP, Information Security"],
     "CFO": ["CFO", "Chief Financial Officer", "Head of FP&A", "VP Finance", "Finance Director", "Controller",
             "Director of Finance", "FP&A Manager", "Financial Controller", "Head of Finance",
