@@ -1,0 +1,112 @@
+"""From evidence to sends: `mof plan content` -> `mof cohort export --plan` -> `mof send --plan`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from helpers import copy_workspace, run_mof, write_campaign
+from mof_experiments.content import load_plan
+from mof_experiments.errors import MofConfigError
+from mof_experiments.send.testing import LocalSMTPServer
+from mof_experiments.workspace import Workspace
+
+CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
+
+
+@pytest.fixture(scope="module")
+def planned(simulated, tmp_path_factory):
+    """A 4,000-company content test, segmented, with a plan written by `mof plan content`."""
+    folder = tmp_path_factory.mktemp("plan")
+    ws = copy_workspace(simulated(design="content_test", companies=4000, seed=5), folder)
+    assert run_mof("segment", "--workspace", str(ws)).returncode == 0
+    plan = folder / "plan.yaml"
+    r = run_mof("plan", "content", "--workspace", str(ws), "--out", str(plan), "--campaigns-dir", str(CAMPAIGNS))
+    assert r.returncode == 0, r.stderr
+    return ws, plan, r.stdout
+
+
+def test_plan_names_the_best_zone_with_its_evidence(planned):
+    _, plan, out = planned
+    p = load_plan(plan)
+    by = {e.persona: e for e in p.entries}
+    assert by["PM"].zone == "feature_highlight" and by["DEV"].zone == "assistance"
+    ev = by["DEV"].evidence
+    assert ev["ci_low"] < ev["click_rate"] < ev["ci_high"] and ev["delivered"] > 300 and 0.5 < ev["prob_best"] <= 1
+    assert p.experiment_id == "mof_email_2026" and p.arms == ("email",)
+    assert "P(best)" in out
+
+
+def test_send_plan_delivers_each_contact_its_personas_campaign_and_never_holdout(planned, tmp_path):
+    ws, plan, _ = planned
+    ws = copy_workspace(ws, tmp_path / "ws")
+    cohort = tmp_path / "cohort.csv"
+    r = run_mof("cohort", "export", "--workspace", str(ws), "--plan", str(plan), "--out", str(cohort))
+    assert r.returncode == 0, r.stderr
+    c = pd.read_csv(cohort)
+    # adversarial: add holdout contacts to the file; the workspace must refuse them
+    with Workspace(ws, read_only=True) as w:
+        asg, per, contacts = w.read("assignments"), w.read("personas"), w.read("contacts")
+    hold = set(asg.loc[asg["arm"] == "holdout", "company_id"])
+    intruders = per[per["company_id"].isin(hold) & per["persona"].isin(["PM", "DEV"])].head(20)
+    intruders = intruders.merge(contacts[["contact_id", "email"]], on="contact_id")
+    pd.concat([c, intruders[["contact_id", "email", "persona"]]]).to_csv(cohort, index=False)
+    planned_campaign = {e.persona: e.zone for e in load_plan(plan).entries}
+    with LocalSMTPServer() as server:
+        r = run_mof("send", "--plan", str(plan), "--cohort", str(cohort), "--backend", server.url,
+                    "--workspace", str(ws), "--ledger", str(tmp_path / "ledger.sqlite"), "--retry-backoff", "0", "-q")
+        msgs = list(server.messages)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert msgs
+    persona = per.set_index("contact_id")["persona"]
+    company = contacts.set_index("contact_id")["company_id"]
+    seen = set()
+    for m in msgs:
+        cid = m["X-MOF-Contact"]
+        assert m["X-MOF-Campaign"] == planned_campaign[persona[cid]]
+        assert company[cid] not in hold
+        assert cid not in seen
+        seen.add(cid)
+    unsub = set(contacts.loc[contacts["unsubscribed_at"].notna(), "contact_id"])
+    assert not (seen & unsub) and not (seen & set(intruders["contact_id"]))
+    assert set(pd.read_csv(cohort)["persona"].dropna()) <= set(planned_campaign)
+
+
+def _write_plan(path, **entry):
+    e = {"persona": "PM", "zone": "case_study", "campaign": str(CAMPAIGNS / "case_study.yaml")} | entry
+    path.write_text(yaml.safe_dump({"experiment_id": "mof_email_2026", "arms": ["email"], "entries": [e]}))
+    return path
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"persona": "CTO"}, "unknown persona 'CTO'"),
+    ({"zone": "webinar"}, "unknown zone 'webinar'"),
+])
+def test_plan_with_unknown_persona_or_zone_is_a_one_line_error(tmp_path, entry, message):
+    p = _write_plan(tmp_path / "p.yaml", **entry)
+    with pytest.raises(MofConfigError, match=message):
+        load_plan(p)
+
+
+def test_unknown_campaign_or_missing_variable_sends_nothing(planned, tmp_path):
+    ws, _, _ = planned
+    p = _write_plan(tmp_path / "p.yaml", campaign="campaigns/nope.yaml")
+    cohort = tmp_path / "c.csv"
+    with Workspace(ws, read_only=True) as w:
+        per = w.read("personas")
+    per[per["persona"] == "PM"][["contact_id"]].head(5).to_csv(cohort, index=False)
+    with LocalSMTPServer() as server:
+        r = run_mof("send", "--plan", str(p), "--cohort", str(cohort), "--backend", server.url, "--workspace",
+                    str(ws), "--ledger", str(tmp_path / "l.sqlite"))
+        assert r.returncode == 2 and "unknown campaign 'campaigns/nope.yaml'" in r.stderr
+        # a template variable that neither the cohort nor the workspace provides -> nothing sent
+        spec = write_campaign(tmp_path / "camp", zone="case_study")
+        (tmp_path / "camp" / "t.txt.j2").write_text("{{ top_error_class }} {{ unsubscribe_url }}\n")
+        q = _write_plan(tmp_path / "q.yaml", campaign=str(spec))
+        r = run_mof("send", "--plan", str(q), "--cohort", str(cohort), "--backend",
+                    server.url, "--workspace", str(ws), "--ledger", str(tmp_path / "l.sqlite"))
+        assert r.returncode == 2 and "top_error_class" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert server.messages == []
