@@ -70,6 +70,16 @@ def test_send_plan_delivers_each_contact_its_personas_campaign_and_never_holdout
         assert company[cid] not in hold
         assert cid not in seen
         seen.add(cid)
+    # behavior-aware copy: a DEV at a company stuck on errors is told its error class and endpoint
+    ctx = pd.read_csv(cohort).set_index("contact_id")
+    told = 0
+    for m in msgs:
+        cid = m["X-MOF-Contact"]
+        if persona[cid] == "DEV" and cid in ctx.index and isinstance(ctx.loc[cid, "top_error_class"], str):
+            body = m.get_body(("plain",)).get_content()
+            assert ctx.loc[cid, "top_error_class"] in body and ctx.loc[cid, "top_error_endpoint"] in body
+            told += 1
+    assert told > 0
     unsub = set(contacts.loc[contacts["unsubscribed_at"].notna(), "contact_id"])
     assert not (seen & unsub) and not (seen & set(intruders["contact_id"]))
     assert set(pd.read_csv(cohort)["persona"].dropna()) <= set(planned_campaign)
@@ -110,3 +120,37 @@ def test_unknown_campaign_or_missing_variable_sends_nothing(planned, tmp_path):
                     server.url, "--workspace", str(ws), "--ledger", str(tmp_path / "l.sqlite"))
         assert r.returncode == 2 and "top_error_class" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert server.messages == []
+
+
+def test_persona_blocks_pick_the_recipients_copy_and_a_missing_one_is_an_error(tmp_path):
+    from mof_experiments.send.render import Renderer
+    from mof_experiments.send.spec import load_spec
+
+    r = Renderer(load_spec(CAMPAIGNS / "assistance.yaml"))
+    row = {"contact_id": "c1", "company_name": "Blue Cart", "persona": "DEV",
+           "top_error_class": "401 Unauthorized (the API key is missing or not valid)",
+           "top_error_endpoint": "/v1/payments"}
+    dev = r.render(row, "m1")
+    assert "Your sandbox calls to /v1/payments often return 401 Unauthorized" in dev.text
+    assert "Your sandbox calls" not in r.render({**row, "top_error_class": None}, "m2").text  # not stuck: left out
+    ceo = r.render({**row, "persona": "CEO"}, "m3")
+    assert "before launch" in ceo.text and "Unauthorized" not in ceo.text
+    assert "30-minute review" in r.render({**row, "persona": "OTHER"}, "m4").text  # the default block
+    spec = write_campaign(tmp_path / "c", persona_blocks={"PM": "for PMs"})
+    (tmp_path / "c" / "t.txt.j2").write_text("{{ persona_block }} {{ unsubscribe_url }}\n")
+    with pytest.raises(Exception, match="no persona block for persona 'DEV' and no default"):
+        Renderer(load_spec(spec)).render({"contact_id": "c1", "company_name": "X", "persona": "DEV"}, "m")
+
+
+def test_error_context_names_the_stuck_companies_error_and_nobody_elses(planned):
+    from mof_experiments.content.context import error_context
+
+    ws, _, _ = planned
+    with Workspace(ws, read_only=True) as w:
+        truth = w.read("sim_truth").set_index("company_id")["archetype"]
+        ctx = error_context(w, truth.index[:600], pd.Timestamp("2026-07-04", tz="UTC")).set_index("company_id")
+    arch = truth.reindex(ctx.index)
+    stuck = ctx.loc[arch == "stuck_on_errors"]
+    assert stuck["top_error_class"].notna().all() and stuck["top_error_code"].isin([401, 403]).all()
+    assert ctx.loc[arch.isin(["fast_adopter", "steady_builder", "no_show"]), "top_error_class"].isna().all()
+    assert stuck["top_error_endpoint"].str.startswith("/v1/").all()

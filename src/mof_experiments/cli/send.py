@@ -86,9 +86,16 @@ def cohort_export(
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
                                experiment_id=experiment, arms=_split(arm), columns=_split(columns),
                                include_control=include_control, exclude_needs_review=exclude_needs_review)
-    if planned is not None:  # persona-only entries; segment entries are resolved by `mof send --plan`
-        by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
-        cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
+        if planned is not None:  # persona-only entries; segment entries are resolved by `mof send --plan`
+            from mof_experiments.content.context import CONTEXT_COLUMNS, error_context
+            from mof_experiments.sources import resolve_as_of
+
+            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
+            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
+            # behavior-aware variables of the templates (e.g. the assistance email's error class)
+            ctx = error_context(ws, cohort.frame["company_id"], resolve_as_of(ws, None))
+            cohort.frame[list(CONTEXT_COLUMNS)] = cohort.frame[["company_id"]].merge(
+                ctx, on="company_id", how="left")[list(CONTEXT_COLUMNS)].to_numpy()
     write_cohort(cohort.frame, out, neutralize=not allow_formulas)
     typer.echo(f"{cohort} -> {out}")
     for r in cohort.summary.itertuples():
