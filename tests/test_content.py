@@ -149,3 +149,23 @@ def test_20k_content_test_recovers_best_zones_and_covers_the_3x(simulated):
     truth = engagement_multiple_truth(em, data.truth["sim_content"])
     assert em.ci_low <= truth <= em.ci_high, (em, truth)
     assert 2.4 < em.estimate < 3.6
+
+
+@pytest.mark.slow
+def test_report_records_the_named_headlines_on_a_content_test(simulated, tmp_path):
+    import json
+    from pathlib import Path
+
+    from mof_experiments.cli import main
+
+    ws = simulated(design="content_test", companies=4000, seed=5)
+    nb = Path(__file__).resolve().parents[1] / "notebooks"
+    assert main(["report", "run", "content_optimization", "--notebooks", str(nb), "--workspace", str(ws),
+                 "--out", str(tmp_path)]) == 0
+    (run_dir,) = list(tmp_path.iterdir())
+    (entry,) = json.loads((run_dir / "manifest.json").read_text())["notebooks"]
+    h = entry["headlines"]
+    assert h["engagement_multiple_ci_low"] < h["engagement_multiple"] < h["engagement_multiple_ci_high"]
+    assert h["engagement_multiple_ci_low"] <= h["engagement_multiple_true"] <= h["engagement_multiple_ci_high"]
+    assert {f"best_zone_{p.lower()}" for p in SIX} <= set(h)
+    assert (h["best_zone_pm"], h["best_zone_dev"]) == ("feature_highlight", "assistance")
