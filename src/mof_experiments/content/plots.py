@@ -53,7 +53,7 @@ def content_rates(table: pd.DataFrame, *, metric: str = "assisted", order_by: st
     ax.scatter(np.minimum(rate, hi_lim), y, color=colors, zorder=3)
     for yy, v, h in zip(y, rate, hi):
         if h > hi_lim:  # clipped interval: an arrow and where it ends
-            ax.annotate(f"CI to {h:.0%} \u2192", (hi_lim, yy), xytext=(-2, 4),
+            ax.annotate((f"{v:.0%}, " if v > hi_lim else "") + f"CI to {h:.0%} \u2192", (hi_lim, yy), xytext=(-2, 4),
                         textcoords="offset points", ha="right", fontsize=8, color="#6c757d")
     labels = [row_label(r) + (" *" if f else "") for r, f in zip(t.itertuples(), flag)]
     ax.set_yticks(y, labels, fontsize=9)
