@@ -24,18 +24,13 @@ import pandas as pd
 from mof_experiments.content import engagement_multiple, engagement_multiple_truth
 from mof_experiments.engagement import message_engagement
 from mof_experiments.simulate import SimConfig
-from mof_experiments.simulate.content_test import content_truth, draw_content_test
-from mof_experiments.simulate.draws import draw_activity, draw_companies, draw_contacts, seconds_to_timestamps
+from mof_experiments.simulate.content_test import content_test_events, content_truth
 from mof_experiments.stats import wilson_interval
 
 
 def one_run(companies: int, seed: int) -> dict:
     cfg = SimConfig(design="content_test", companies=companies, seed=seed)
-    rng = np.random.default_rng([seed, 0])
-    co = draw_companies(cfg, rng)
-    act = draw_activity(cfg, co, rng)
-    ct = draw_contacts(cfg, co, rng)
-    _, _, ev, _ = draw_content_test(cfg, co, act, ct, np.random.default_rng([seed, 1]))
+    ev, ct = content_test_events(cfg)
     m = message_engagement(ev).merge(ct[["contact_id", "persona"]], on="contact_id")
     em = engagement_multiple(m, seed=0)
     truth = engagement_multiple_truth(em, content_truth(cfg))

@@ -175,5 +175,21 @@ def draw_content_test(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: p
     return conv, sim_effects, email_events, unsub_at
 
 
-__all__ = ["GRID", "TEST_ZONES", "CONTENT_ZONES", "GENERIC", "TEST_PERSONAS", "TOPICS", "content_truth",
+def content_test_events(cfg: SimConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The content test's ``email_events`` and contacts (contact_id, company_id, persona: the truth)
+    drawn in memory exactly as :func:`~mof_experiments.simulate.simulate` draws them for
+    ``cfg`` (same seed, same events), without writing a workspace or api_events: for studies of
+    the estimators that need only the email events."""
+    from mof_experiments.simulate.draws import draw_activity, draw_companies, draw_contacts
+
+    cfg = cfg.validate()
+    rng = np.random.default_rng([cfg.seed, 0])
+    co = draw_companies(cfg, rng)
+    act = draw_activity(cfg, co, rng)
+    ct = draw_contacts(cfg, co, rng)
+    _, _, ev, _ = draw_content_test(cfg, co, act, ct, np.random.default_rng([cfg.seed, 1]))
+    return ev, ct[["contact_id", "company_id", "persona"]]
+
+
+__all__ = ["content_test_events", "GRID", "TEST_ZONES", "CONTENT_ZONES", "GENERIC", "TEST_PERSONAS", "TOPICS", "content_truth",
            "mean_open_rate", "true_engagement_multiple", "draw_content_test"]
