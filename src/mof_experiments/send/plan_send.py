@@ -8,7 +8,8 @@ Rules (:func:`send_plan`):
    a campaign spec is reusable under any experiment, and the send still refuses control,
    holdout, other-arm and suppressed contacts (the rules of :mod:`~.dispatch`, unchanged).
 2. The persona of each cohort contact comes from the workspace ``personas`` table (never from
-   the file); a contact whose persona (and segment) has no entry is not sent, and counted.
+   the file: a ``persona`` column of the file is replaced, so the copy matches the campaign); a
+   contact whose persona (and segment) has no entry is not sent, and counted.
 3. **Nothing is sent until everything renders**: every campaign is first planned and rendered
    for its contacts (a dry run; a missing template variable or an unknown contact is a
    one-line error here), then each campaign is sent through the ledger.
@@ -75,6 +76,8 @@ def send_plan(plan_path: str | os.PathLike, cohort: pd.DataFrame | str | os.Path
     who = pd.DataFrame({"contact_id": ids}).merge(per, on="contact_id", how="left")
     who["persona"] = who["persona"].fillna("")
     entry = assign_entries(plan, who, segs).to_numpy()
+    # the persona that picked the campaign also picks its copy: the workspace's, never the file's
+    frame = frame.assign(persona=who["persona"].to_numpy())
     parts = [(e, specs[i], frame[entry == i]) for i, e in enumerate(plan.entries) if (entry == i).any()]
     for e, spec, sub in parts:  # phase A: plan and render everything, send nothing
         send_campaign(spec, sub, backend="dry-run", workspace=workspace, ledger=ledger, record=False, **kwargs)
