@@ -53,7 +53,8 @@ def test_send_plan_delivers_each_contact_its_personas_campaign_and_never_holdout
     hold = set(asg.loc[asg["arm"] == "holdout", "company_id"])
     intruders = per[per["company_id"].isin(hold) & per["persona"].isin(["PM", "DEV"])].head(20)
     intruders = intruders.merge(contacts[["contact_id", "email"]], on="contact_id")
-    pd.concat([c, intruders[["contact_id", "email", "persona"]]]).to_csv(cohort, index=False)
+    # and a forged persona column: the workspace's persona picks both the campaign and its copy
+    pd.concat([c.assign(persona="CFO"), intruders[["contact_id", "email", "persona"]]]).to_csv(cohort, index=False)
     planned_campaign = {e.persona: e.zone for e in load_plan(plan).entries}
     with LocalSMTPServer() as server:
         r = run_mof("send", "--plan", str(plan), "--cohort", str(cohort), "--backend", server.url,
@@ -67,6 +68,8 @@ def test_send_plan_delivers_each_contact_its_personas_campaign_and_never_holdout
     for m in msgs:
         cid = m["X-MOF-Contact"]
         assert m["X-MOF-Campaign"] == planned_campaign[persona[cid]]
+        if persona[cid] == "DEV":
+            assert "go through your integration with you" in m.get_body(("plain",)).get_content()
         assert company[cid] not in hold
         assert cid not in seen
         seen.add(cid)
@@ -82,7 +85,7 @@ def test_send_plan_delivers_each_contact_its_personas_campaign_and_never_holdout
     assert told > 0
     unsub = set(contacts.loc[contacts["unsubscribed_at"].notna(), "contact_id"])
     assert not (seen & unsub) and not (seen & set(intruders["contact_id"]))
-    assert set(pd.read_csv(cohort)["persona"].dropna()) <= set(planned_campaign)
+    assert set(c["persona"].dropna()) <= set(planned_campaign)
 
 
 def _write_plan(path, **entry):
