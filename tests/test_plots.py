@@ -121,19 +121,6 @@ def _table():
                          "prob_best": [.9, .1, 1.0]})
 
 
-def test_content_rates_marks_too_little_data():
-    ax = plots.content_rates(_table(), metric="assisted")
-    _labelled(ax)
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert any(lab.endswith("*") and "CSO" in lab for lab in labels)
-    assert "too little data" in ax.get_title()
-
-
-def test_content_rates_missing_metric_is_an_error():
-    with pytest.raises(MofInputError, match="open_rate"):
-        plots.content_rates(_table(), metric="open")
-
-
 def test_prob_best_bars_and_unknown_persona():
     ax = plots.prob_best_bars(_table(), "PM")
     _labelled(ax)

@@ -155,29 +155,6 @@ def rates_by_outcome(rates: pd.DataFrame, *, ax=None):
     return ax
 
 
-def content_rates(table: pd.DataFrame, *, metric: str = "assisted", ax=None):
-    """Horizontal dot-and-interval plot of one content-table rate (``open``, ``click`` or
-    ``assisted``) per zone x topic x persona, with n; too-little-data rows in grey."""
-    col = f"{metric}_rate"
-    require_columns(table, ["zone", "topic", "persona", "delivered", col, f"{metric}_ci_low", f"{metric}_ci_high"], "content table")
-    t = table.sort_values(["persona", col], ascending=[True, True]).reset_index(drop=True)
-    ax = axes(ax, (8, 0.45 * len(t) + 1.5))
-    y = np.arange(len(t))
-    flag = t["too_little_data"].to_numpy() if "too_little_data" in t else np.zeros(len(t), bool)
-    colors = np.where(flag, "#adb5bd", "#264653")
-    ax.hlines(y, t[f"{metric}_ci_low"], t[f"{metric}_ci_high"], color=colors, lw=2)
-    ax.scatter(t[col], y, color=colors, zorder=3)
-    labels = [f"{r.persona}: {r.zone.replace('_', ' ')} / {r.topic.replace('_', ' ')} (n={r.delivered:,})"
-              + (" *" if f else "") for r, f in zip(t.itertuples(), flag)]
-    ax.set_yticks(y, labels, fontsize=9)
-    _pct_axis(ax, "x")
-    names = {"open": "Open rate", "click": "Click rate", "assisted": "Assisted-conversion rate"}
-    ax.set(title=f"{names.get(metric, metric)} per delivered message, 95% Wilson CI"
-                 + ("\n(* grey: too little data)" if flag.any() else ""),
-           xlabel=f"{names.get(metric, metric).lower()} (% of delivered messages)", ylabel="")
-    return ax
-
-
 def prob_best_bars(table: pd.DataFrame, persona: str, *, ax=None):
     """Bars: posterior probability that each content is the best for ``persona``
     (:func:`mof_experiments.attribution.prob_best` output)."""
@@ -432,6 +409,6 @@ def cohort_trend(weekly: pd.DataFrame, *, ax=None, title: str | None = None):
     return ax
 
 
-__all__ = ["axes", "funnel_stages", "survival_curves", "rates_by_outcome", "content_rates", "prob_best_bars", "arm_rates",
+__all__ = ["axes", "funnel_stages", "survival_curves", "rates_by_outcome", "prob_best_bars", "arm_rates",
            "correlation_vs_causation", "uplift_by_bin", "sequential_band", "first_app_groups", "first_app_panel", "cohort_trend", "PALETTE",
            "OKABE_ITO", "OBSERVATIONAL"]

@@ -20,7 +20,8 @@ from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 
 
-def resolve_prior(table: pd.DataFrame, prior="pooled", prior_strength: float = 20.0) -> tuple[float, float]:
+def resolve_prior(table: pd.DataFrame, prior="pooled", prior_strength: float = 20.0, *,
+                  events: str = "assisted") -> tuple[float, float]:
     """The Beta prior ``(a, b)`` of the assisted rate.
 
     ``prior="pooled"`` (default) centres the prior on the pooled assisted rate of the whole table
@@ -32,7 +33,7 @@ def resolve_prior(table: pd.DataFrame, prior="pooled", prior_strength: float = 2
     if isinstance(prior, str):
         if prior != "pooled":
             raise MofInputError(f"prior must be 'pooled' or a tuple (a, b), got {prior!r}")
-        n, k = float(table["delivered"].sum()), float(table["assisted"].sum())
+        n, k = float(table["delivered"].sum()), float(table[events].sum())
         m = min(max(k / n if n > 0 else 0.5, 1e-3), 1 - 1e-3)
         return (m * prior_strength, (1 - m) * prior_strength)
     a, b = (float(x) for x in prior)
@@ -41,15 +42,17 @@ def resolve_prior(table: pd.DataFrame, prior="pooled", prior_strength: float = 2
     return (a, b)
 
 
-def _beta_draws(table: pd.DataFrame, draws: int, rng: np.random.Generator, prior) -> np.ndarray:
-    a = prior[0] + table["assisted"].to_numpy(float)
-    b = prior[1] + (table["delivered"] - table["assisted"]).to_numpy(float)
+def _beta_draws(table: pd.DataFrame, draws: int, rng: np.random.Generator, prior, events: str = "assisted"):
+    a = prior[0] + table[events].to_numpy(float)
+    b = prior[1] + (table["delivered"] - table[events]).to_numpy(float)
     return rng.beta(a[:, None], b[:, None], size=(len(table), draws))
 
 
 def prob_best(table: pd.DataFrame, *, draws: int = 20_000, seed: int = 0, prior="pooled",
-              prior_strength: float = 20.0, min_delivered: int = 0) -> pd.DataFrame:
+              prior_strength: float = 20.0, min_delivered: int = 0, events: str = "assisted") -> pd.DataFrame:
     """Posterior probability that each row has the highest assisted rate within its persona.
+
+    ``events`` names the counted column (default ``assisted``; ``clicked`` for engagement).
 
     Beta-Binomial model: ``rate ~ Beta(a + assisted, b + delivered - assisted)`` independently per
     row, with the prior ``(a, b)`` from :func:`resolve_prior` (default: centred on the pooled rate,
@@ -59,16 +62,16 @@ def prob_best(table: pd.DataFrame, *, draws: int = 20_000, seed: int = 0, prior=
 
     Returns ``table`` with columns ``posterior_mean`` and ``prob_best`` added.
     """
-    require_columns(table, ["persona", "delivered", "assisted"], "content table")
-    a, b = resolve_prior(table, prior, prior_strength)
+    require_columns(table, ["persona", "delivered", events], "content table")
+    a, b = resolve_prior(table, prior, prior_strength, events=events)
     rng = np.random.default_rng(seed)
     out = table.copy()
-    out["posterior_mean"] = (a + out["assisted"]) / (a + b + out["delivered"])
+    out["posterior_mean"] = (a + out[events]) / (a + b + out["delivered"])
     out["prob_best"] = np.nan
     eligible = out[out["delivered"] >= min_delivered]
     for persona, idx in eligible.groupby("persona", sort=True).groups.items():
         sub = out.loc[idx]
-        x = _beta_draws(sub, draws, rng, (a, b))
+        x = _beta_draws(sub, draws, rng, (a, b), events)
         win = np.bincount(x.argmax(axis=0), minlength=len(sub)) / draws
         out.loc[idx, "prob_best"] = win
     return out

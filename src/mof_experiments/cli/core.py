@@ -19,8 +19,10 @@ def simulate(
     start: str = typer.Option("2026-01-05", "--start", help="First day of the simulated period (UTC date)."),
     days: int = typer.Option(180, "--days", help="Length of the simulated period in days."),
     design: str = typer.Option("holdout", "--design",
-                               help="Experiment arms: holdout (holdout 20% / email 80%) or zones "
-                                    "(control + one arm per content zone)."),
+                               help="Experiment arms: holdout (holdout 20% / email 80%), zones "
+                                    "(control + one arm per content zone) or content_test (holdout 20% / "
+                                    "email 80%, each emailed contact randomized to one of six zones or a "
+                                    "generic email; truth per persona x zone in sim_content)."),
     no_heterogeneity: bool = typer.Option(False, "--no-heterogeneity",
                                           help="Same email effect for every archetype (for null checks)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing workspace file."),

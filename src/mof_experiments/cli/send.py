@@ -55,6 +55,9 @@ def cohort_export(
     allow_formulas: bool = typer.Option(False, "--allow-formulas",
                                         help="Write CSV cells that start with = + - @ tab or CR as they are "
                                              "(default: prefixed with ' so spreadsheets do not run them)."),
+    plan: Optional[Path] = typer.Option(None, "--plan",
+                                        help="A plan from `mof plan content`: keep the personas it plans, "
+                                             "under its experiment and arms, and add a planned_campaign column."),
 ):
     """Export the contacts matching the filters, minus suppressed contacts, the global holdout
     and the control arms of every experiment.
@@ -64,10 +67,35 @@ def cohort_export(
     from mof_experiments.cohorts import export_cohort, write_cohort
     from mof_experiments.workspace import Workspace
 
+    planned = None
+    if plan is not None:
+        from mof_experiments.content import load_plan
+        from mof_experiments.errors import MofConfigError
+
+        planned = load_plan(plan)
+        if experiment and planned.experiment_id and experiment != planned.experiment_id:
+            raise MofConfigError(f"--experiment {experiment} disagrees with the plan's {planned.experiment_id}")
+        experiment = experiment or planned.experiment_id
+        arm = arm or (list(planned.arms) if planned.arms else None)
+        persona = persona or sorted({e.persona for e in planned.entries})
+        cols = _split(columns)
+        if cols and "persona" not in cols:
+            cols = cols + ["persona"]
+        columns = cols
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
                                experiment_id=experiment, arms=_split(arm), columns=_split(columns),
                                include_control=include_control, exclude_needs_review=exclude_needs_review)
+        if planned is not None:  # persona-only entries; segment entries are resolved by `mof send --plan`
+            from mof_experiments.content.context import CONTEXT_COLUMNS, error_context
+            from mof_experiments.sources import resolve_as_of
+
+            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
+            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
+            # behavior-aware variables of the templates (e.g. the assistance email's error class)
+            ctx = error_context(ws, cohort.frame["company_id"], resolve_as_of(ws, None))
+            cohort.frame[list(CONTEXT_COLUMNS)] = cohort.frame[["company_id"]].merge(
+                ctx, on="company_id", how="left")[list(CONTEXT_COLUMNS)].to_numpy()
     write_cohort(cohort.frame, out, neutralize=not allow_formulas)
     typer.echo(f"{cohort} -> {out}")
     for r in cohort.summary.itertuples():
@@ -81,7 +109,8 @@ def cohort_export(
 
 @app.command("send")
 def send(
-    campaign: Path = typer.Argument(..., help="Campaign spec (YAML), e.g. campaigns/case_study_pm.yaml."),
+    campaign: Optional[Path] = typer.Argument(None, help="Campaign spec (YAML), e.g. campaigns/case_study_pm.yaml "
+                                                         "(or --plan)."),
     cohort: Path = typer.Option(..., "--cohort", "-c", help="Cohort file from `mof cohort export` (.csv/.parquet): "
                                                             "contact_id selects; addresses come from the workspace."),
     backend: str = typer.Option(..., "--backend", "-b",
@@ -103,6 +132,10 @@ def send(
                                                     "retry.max_attempts]."),
     preview: bool = typer.Option(False, "--preview", help="With dry-run: print the first message."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    plan: Optional[Path] = typer.Option(None, "--plan",
+                                        help="Send each contact its persona's planned campaign (a plan from `mof "
+                                             "plan content`) instead of one CAMPAIGN; every campaign is rendered "
+                                             "for its contacts before the first is sent."),
 ):
     """Send a campaign to a cohort, safely: never twice, never to suppressed, holdout or control.
 
@@ -117,6 +150,25 @@ def send(
 
     if resolve_ambiguous not in (None, "resend", "skip"):
         raise MofConfigError(f"--resolve-ambiguous must be resend or skip, got {resolve_ambiguous!r}")
+    if (campaign is None) == (plan is None):
+        raise MofConfigError("give either a CAMPAIGN spec or --plan PLAN (not both, not neither)")
+    if plan is not None:
+        from mof_experiments.send.plan_send import send_plan
+
+        results, unplanned = send_plan(plan, cohort, backend=backend, workspace=resolve_workspace(workspace),
+                                       ledger=ledger, resolve_ambiguous=resolve_ambiguous,
+                                       backoff_seconds=retry_backoff, max_attempts=max_attempts, progress=not quiet)
+        bad = []
+        for persona_, cid, r in results:
+            typer.echo(f"[{persona_}] {r}")
+            if not r.ok:
+                bad.append(f"{cid}: " + "; ".join(r.problems))
+        if unplanned:
+            typer.echo(f"{unplanned:,} cohort contacts have no planned campaign for their persona: not sent")
+        if bad:
+            echo_err("mof: " + " | ".join(bad))
+            return 1
+        return 0
     result = send_campaign(campaign, cohort, backend=backend, workspace=resolve_workspace(workspace),
                            ledger=ledger, resolve_ambiguous=resolve_ambiguous, backoff_seconds=retry_backoff,
                            max_attempts=max_attempts, progress=not quiet)

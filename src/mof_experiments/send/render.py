@@ -8,8 +8,10 @@ variable that no cohort column and no workspace field provides is named before a
 
 The context of one recipient is the cohort row (every column; an empty cell is left out, so
 using it is an error) plus ``campaign_id``, ``zone``, ``topic``, ``variant``,
-``postal_address``, ``message_id``, ``token`` (see :func:`unsubscribe_token`) and
-``unsubscribe_url`` (available to the text and HTML parts).
+``postal_address``, ``message_id``, ``token`` (see :func:`unsubscribe_token`),
+``unsubscribe_url`` (available to the text and HTML parts) and, when the spec has
+``persona_blocks``, ``persona_block``: the block of the recipient's ``persona`` (else the
+``default`` block), itself rendered as a template (plain text: the HTML part escapes it).
 
 In the unsubscribe URL every ``{{ ... }}`` value is percent-encoded (RFC 3986, UTF-8, nothing
 left unescaped), so an id holding ``>``, ``,``, ``&``, a space or non-ASCII text cannot end the
@@ -33,7 +35,7 @@ from mof_experiments.errors import MofConfigError, MofInputError
 UNSUBSCRIBE_SECRET_ENV = "MOF_UNSUBSCRIBE_SECRET"
 #: Variables every template may use besides the cohort's columns.
 BUILTIN_VARIABLES = ("campaign_id", "zone", "topic", "variant", "postal_address", "message_id", "token",
-                     "unsubscribe_url")
+                     "unsubscribe_url", "persona_block")
 #: A rendered unsubscribe URL: https, then only RFC 3986 characters other than the comma.
 _URL_RE = re.compile(r"^https://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+;=%]+$")
 _UNDEFINED_RE = re.compile(r"'([^']+)' is undefined")
@@ -74,6 +76,8 @@ class Renderer:
                    "text": (plain, spec.text_template.read_text(encoding="utf-8"))}
         if spec.html_template is not None:
             sources["html"] = (html, spec.html_template.read_text(encoding="utf-8"))
+        for persona, text in (spec.persona_blocks or {}).items():
+            sources[f"persona_blocks.{persona}"] = (plain, text)
         self._t, self._vars = {}, {}
         for name, (env, source) in sources.items():
             try:
@@ -93,8 +97,13 @@ class Renderer:
         return f"{s.source}: key {'unsubscribe.url' if name == 'unsubscribe_url' else name!r}"
 
     def variables(self) -> dict[str, set[str]]:
-        """Template name (subject, unsubscribe_url, text, html) -> the variables it names."""
-        return {k: set(v) for k, v in self._vars.items()}
+        """Template name (subject, unsubscribe_url, text, html, persona_blocks.P) -> the variables it
+        names (a persona block also needs ``persona``, which picks it)."""
+        out = {k: set(v) for k, v in self._vars.items()}
+        for k in out:
+            if k.startswith("persona_blocks."):
+                out[k].add("persona")
+        return out
 
     def render(self, row: dict, message_id: str) -> Rendered:
         s = self.spec
@@ -107,6 +116,13 @@ class Renderer:
         if not _URL_RE.match(url):
             raise TemplateError(f"the unsubscribe URL is not a plain https URL after encoding: {url[:120]!r}")
         ctx["unsubscribe_url"] = url
+        if s.persona_blocks:
+            persona = str(ctx.get("persona", ""))
+            key = persona if persona in s.persona_blocks else "default"
+            if key not in s.persona_blocks:
+                raise TemplateError(f"no persona block for persona {persona!r} and no default block "
+                                    f"(persona_blocks in {s.source})")
+            ctx["persona_block"] = self._t[f"persona_blocks.{key}"].render(ctx).strip()
         subject = self._t["subject"].render(ctx)
         text = self._t["text"].render(ctx)
         html = self._t["html"].render(ctx) if "html" in self._t else None

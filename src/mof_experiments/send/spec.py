@@ -19,6 +19,9 @@ Example (``campaigns/case_study_pm.yaml``)::
     rate_limit_per_second: 20          # optional; null = as fast as the server takes them
     frequency_cap: {max_emails: 2, days: 7}
     retry: {max_attempts: 3, backoff_seconds: 2.0}
+    persona_blocks:                    # optional: the template's {{ persona_block }}, per recipient persona
+      PM: "The launch checklist ..."   # Jinja allowed; the recipient's persona (cohort or workspace) picks
+      default: "..."                   # for a persona without its own block (else: an error before sending)
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from mof_experiments.schema import is_valid_email
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 REQUIRED = ("campaign_id", "zone", "topic", "subject", "from", "templates", "unsubscribe", "postal_address")
 OPTIONAL = ("experiment_id", "arms", "variant", "reply_to", "rate_limit_per_second", "frequency_cap", "retry",
-            "description")
+            "description", "persona_blocks")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class CampaignSpec:
     rate_limit_per_second: float | None = None
     frequency_cap: FrequencyCap | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    persona_blocks: dict | None = None
     source: str = ""
 
     @property
@@ -197,13 +201,19 @@ def load_spec(path: str | os.PathLike) -> CampaignSpec:
         raise _err(src, "retry.max_attempts", f"expected an integer >= 1, got {ma!r}")
     if not isinstance(bo, (int, float)) or bo < 0:
         raise _err(src, "retry.backoff_seconds", f"expected a number >= 0, got {bo!r}")
+    blocks = data.get("persona_blocks")
+    if blocks is not None:
+        if not isinstance(blocks, dict) or not blocks or not all(
+                isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in blocks.items()):
+            raise _err(src, "persona_blocks", "expected a mapping persona -> non-empty text (and optionally default)")
+        blocks = {str(k): v for k, v in blocks.items()}
     return CampaignSpec(
         campaign_id=data["campaign_id"], zone=data["zone"], topic=data["topic"], subject=subject,
         from_addr=from_addr, html_template=files.get("html"), text_template=files["text"],
         unsubscribe_url=uns["url"], unsubscribe_mailto=mailto, postal_address=postal.strip(),
         experiment_id=data.get("experiment_id"), arms=arms, variant=data.get("variant"), reply_to=reply_to,
         rate_limit_per_second=float(rate) if rate is not None else None, frequency_cap=cap,
-        retry=RetryPolicy(ma, float(bo)), source=src)
+        retry=RetryPolicy(ma, float(bo)), persona_blocks=blocks, source=src)
 
 
 __all__ = ["CampaignSpec", "FrequencyCap", "RetryPolicy", "load_spec"]

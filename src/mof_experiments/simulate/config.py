@@ -16,7 +16,9 @@ class SimConfig:
     """Parameters of a simulation. Defaults are calibrated to the article (docs/simulator.md).
 
     ``design`` chooses the experiment's arms: ``holdout`` (``holdout`` 20% / ``email`` 80%:
-    all nine emails) or ``zones`` (``control`` plus one arm per content zone, equal weights).
+    all nine emails), ``zones`` (``control`` plus one arm per content zone, equal weights) or
+    ``content_test`` (``holdout`` 20% / ``email`` 80%, and in ``email`` each contact randomized
+    to one of the six zones or the generic email: :mod:`~mof_experiments.simulate.content_test`).
     """
 
     companies: int = 3000
@@ -40,7 +42,9 @@ class SimConfig:
         if self.design == "zones":
             w = 1.0 / (len(ZONES) + 1)
             return {"control": (w, ()), **{z: (w, (z,)) for z in ZONES}}
-        raise MofInputError(f"unknown design {self.design!r} (use holdout or zones)")
+        if self.design == "content_test":
+            return {"holdout": (0.2, ()), "email": (0.8, ZONES + ("generic",))}
+        raise MofInputError(f"unknown design {self.design!r} (use holdout, zones or content_test)")
 
     def validate(self) -> "SimConfig":
         if self.companies < 1:

@@ -15,6 +15,13 @@ from mof_experiments.simulate.world import (ADJ, ARCHETYPES, ENDPOINT_POP, ENDPO
                                             PLANS, PREFIXES, SUFFIXES, TITLES)
 
 
+#: Share of contacts who unsubscribe after their first email / complain about it (see draw_contacts).
+UNSUBSCRIBER_SHARE = 0.005
+COMPLAINER_SHARE = 0.0004
+#: Standard deviation of a contact's engagement propensity ``u`` (logit scale).
+CONTACT_U_SD = 0.5
+
+
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -133,13 +140,18 @@ def draw_contacts(cfg: SimConfig, co: pd.DataFrame, rng: np.random.Generator) ->
     return pd.DataFrame({
         "contact_id": ids, "ci": comp, "company_id": co["company_id"].to_numpy()[comp], "email": emails,
         "job_title": titles, "persona": persona,
-        "u": rng.normal(0.0, 0.5, m),                       # contact-level engagement propensity
+        "u": rng.normal(0.0, CONTACT_U_SD, m),                       # contact-level engagement propensity
         "invalid": rng.random(m) < 0.02,                    # address bounces
         "mpp": rng.random(m) < 0.10,                        # mail privacy proxy: machine opens
-        "unsubscriber": rng.random(m) < 0.03,               # unsubscribes after the first email
+        # unsubscribes after the first email: 0.5% of contacts, about 0.3% of messages (most
+        # contacts get one or two): the range email benchmarks report per message (0.1-0.5%)
+        "unsubscriber": rng.random(m) < UNSUBSCRIBER_SHARE,
         "prior_unsub": rng.random(m) < 0.02,                # unsubscribed before the experiment
+        # complains (marks as spam) after the first email: 0.04% of contacts, about 0.02-0.03% of
+        # messages, well under Gmail's and Yahoo's 0.3% bulk-sender line
+        "complainer": rng.random(m) < COMPLAINER_SHARE,
     })
 
 
-__all__ = ["sigmoid", "logit", "seconds_to_arrow", "seconds_to_timestamps", "draw_companies", "draw_activity",
+__all__ = ["UNSUBSCRIBER_SHARE", "COMPLAINER_SHARE", "CONTACT_U_SD", "sigmoid", "logit", "seconds_to_arrow", "seconds_to_timestamps", "draw_companies", "draw_activity",
            "draw_contacts"]

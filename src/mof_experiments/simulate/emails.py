@@ -26,8 +26,9 @@ def draw_emails(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: pd.Data
     sched = sched.sort_values(["ci", "contact_id", "k"], kind="stable").reset_index(drop=True)
     z = co["z"].to_numpy()[sched["ci"].to_numpy()]
     p_open = sigmoid(logit(sched["open_prob"].to_numpy()) + cfg.open_shift + cfg.intent_open_beta * z + sched["u"].to_numpy())
-    eligible = ~sched["invalid"].to_numpy() & ~sched["prior_unsub"].to_numpy() & \
-        ~(sched["unsubscriber"].to_numpy() & (sched["k"].to_numpy() > 0))
+    # unsubscribers and complainers get the first email only (they leave the list after it)
+    stops = sched["unsubscriber"].to_numpy() | sched["complainer"].to_numpy()
+    eligible = ~sched["invalid"].to_numpy() & ~sched["prior_unsub"].to_numpy() & ~(stops & (sched["k"].to_numpy() > 0))
     q = p_open * eligible
     h = act["h"].to_numpy()[sched["ci"].to_numpy()]
     hit = np.clip(h * sched["effect"].to_numpy() * q, 0, 1)
@@ -69,9 +70,23 @@ def draw_emails(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: pd.Data
     # which emails were actually sent: before the company converted, not after a bounce/unsubscribe
     sent = (send < conv[s["ci"].to_numpy()]) & ~s["prior_unsub"].to_numpy() & (send < cfg.end_ts)
     first_k = s["k"].to_numpy() == 0
-    sent &= ~(s["invalid"].to_numpy() & ~first_k) & ~(s["unsubscriber"].to_numpy() & ~first_k)
+    sent &= ~(s["invalid"].to_numpy() & ~first_k) & ~((s["unsubscriber"] | s["complainer"]).to_numpy() & ~first_k)
     s = s.loc[sent].reset_index(drop=True)
     send, opened, open_t = send[sent], opened[sent], open_t[sent]
+    email_events, unsub_at = email_event_table(cfg, s, send, opened, open_t, s["unsubscriber"].to_numpy(),
+                                               s["complainer"].to_numpy() & ~s["unsubscriber"].to_numpy(), rng)
+    return conv, sim_effects, email_events, unsub_at
+
+
+def email_event_table(cfg: SimConfig, s: pd.DataFrame, send: np.ndarray, opened: np.ndarray, open_t: np.ndarray,
+                      unsub: np.ndarray, complaint: np.ndarray, rng: np.random.Generator):
+    """The ``email_events`` of sent messages ``s`` (one row per message: contact_id, company_id,
+    zone, topic, persona, invalid, mpp, click_prob) and the contacts' unsubscribe times.
+
+    ``opened`` marks a human open at ``open_t``; a click follows an open with ``click_prob``;
+    ``unsub`` / ``complaint`` mark messages (delivered ones only) whose recipient unsubscribes /
+    complains about a day after delivery (both suppress the contact: ``unsubscribed_at``).
+    """
     m = len(s)
     campaign = ("mof_" + s["zone"] + "_" + s["topic"] + "_" + s["persona"].str.lower()).to_numpy()
     msg = np.array([f"{c}.{i}@sim.mof-experiments" for c, i in zip(campaign, s["contact_id"])])
@@ -86,12 +101,13 @@ def draw_emails(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: pd.Data
     ev.append(("open", human, open_t, False))
     reopen = human & (rng.random(m) < 0.3)
     ev.append(("open", reopen, open_t + rng.integers(600, 2 * SECONDS_PER_DAY, m), False))
-    click_p = s["click_prob"].to_numpy()
-    clicked = human & (rng.random(m) < click_p)
+    clicked = human & (rng.random(m) < s["click_prob"].to_numpy())
     ev.append(("click", clicked, open_t + 5 + rng.exponential(120, m).astype(np.int64), None))
-    unsub = s["unsubscriber"].to_numpy() & ~invalid
+    unsub = unsub & ~invalid
     unsub_t = deliv_t + rng.exponential(SECONDS_PER_DAY, m).astype(np.int64) + 60
     ev.append(("unsubscribe", unsub, unsub_t, None))
+    complaint = complaint & ~invalid
+    ev.append(("complaint", complaint, unsub_t, None))
     frames = []
     for name, mask, t, mo in ev:
         idx = np.flatnonzero(mask & (t < cfg.end_ts))
@@ -109,8 +125,9 @@ def draw_emails(cfg: SimConfig, co: pd.DataFrame, act: pd.DataFrame, ct: pd.Data
     email_events["ts"] = seconds_to_timestamps(email_events["ts"].to_numpy()).to_numpy()
     email_events["machine_open"] = email_events["machine_open"].astype("boolean")
     email_events["event_id"] = [f"sim-{i:09d}" for i in range(len(email_events))]
-    unsub_at = pd.Series(unsub_t[unsub & (unsub_t < cfg.end_ts)], index=s["contact_id"].to_numpy()[unsub & (unsub_t < cfg.end_ts)])
-    return conv, sim_effects, email_events.reset_index(drop=True), unsub_at
+    gone = (unsub | complaint) & (unsub_t < cfg.end_ts)
+    unsub_at = pd.Series(unsub_t[gone], index=s["contact_id"].to_numpy()[gone])
+    return email_events, unsub_at
 
 
-__all__ = ["draw_emails"]
+__all__ = ["draw_emails", "email_event_table"]

@@ -15,6 +15,7 @@ from mof_experiments.errors import MofInputError
 from mof_experiments.schema import validate
 from mof_experiments.simulate.api_events import api_events_chunk
 from mof_experiments.simulate.config import SimConfig, SimResult
+from mof_experiments.simulate.content_test import content_truth, draw_content_test
 from mof_experiments.simulate.draws import draw_activity, draw_companies, draw_contacts, seconds_to_timestamps
 from mof_experiments.simulate.emails import draw_emails
 from mof_experiments.simulate.world import ARCHETYPES, CONTENT
@@ -39,7 +40,8 @@ def simulate(config: SimConfig, workspace_path: str | os.PathLike, *, overwrite:
     co = draw_companies(cfg, rng)
     act = draw_activity(cfg, co, rng)
     ct = draw_contacts(cfg, co, rng)
-    conv, sim_effects, email_events, unsub_at = draw_emails(cfg, co, act, ct, np.random.default_rng([cfg.seed, 1]))
+    draw = draw_content_test if cfg.design == "content_test" else draw_emails
+    conv, sim_effects, email_events, unsub_at = draw(cfg, co, act, ct, np.random.default_rng([cfg.seed, 1]))
     act["conv"] = conv
     end = cfg.end_ts
 
@@ -69,7 +71,8 @@ def simulate(config: SimConfig, workspace_path: str | os.PathLike, *, overwrite:
     })
     sim_contact_truth = pd.DataFrame({"contact_id": ct["contact_id"], "persona": ct["persona"],
                                       "invalid_address": ct["invalid"], "machine_opener": ct["mpp"]})
-    sim_content = CONTENT.assign(effect=CONTENT["effect"] * cfg.effect_scale)
+    sim_content = (content_truth(cfg) if cfg.design == "content_test"
+                   else CONTENT.assign(effect=CONTENT["effect"] * cfg.effect_scale))
 
     canonical = {"companies": companies, "contacts": contacts, "assignments": assignments,
                  "experiment_arms": experiment_arms, "email_events": email_events}
