@@ -1,0 +1,201 @@
+"""One day of a program, decided from the workspace as of that day (pure pandas, nothing written).
+
+Rules, in the order they are applied on day ``d`` (a cut-off: events before ``d`` count):
+
+1. **Exits** of open enrollments: ``production`` (the company made a 2xx production call
+   before ``d``), ``left_trigger`` (only with ``exits.left_trigger``: no longer in the
+   trigger), ``max_days`` (``d >= entered_at + exits.max_days``), ``completed`` (the last
+   step's due day has passed and, in the program arm, every step of every enrolled contact is
+   decided for good). ``exited_at = d``.
+2. **Entries**: a company in the trigger as of ``d``, eligible (``stage: sandbox``: it called
+   the API and is not in production; ``any``: not in production), not in the global holdout
+   nor in a control arm of another experiment, with at least one contact of the program's
+   personas, and without an open enrollment; a company enrolled before re-enters only with
+   ``reentry.after_days`` set and its last exit at least that many days before ``d``. Its
+   contacts of the program's personas are enrolled with ``entered_at = d`` and the company's
+   arm: ``holdout`` with probability ``holdout``, else ``program``, a pure function of the
+   program's experiment id and the company id (:func:`mof_experiments.experiments.assign`).
+3. **Due steps** (program arm, open enrollments): a contact whose persona the step names is due
+   on ``entered_at + delay_days <= d`` unless the step is already decided for good for this
+   entry. It is skipped for good with reason ``condition`` when the step's condition no longer
+   holds on ``d`` (``in_trigger``, ``in_sandbox``), or ``too_late`` when the run's ``as_of``
+   is more than ``catch_up.late_days`` days after the due day; otherwise it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from mof_experiments.programs.spec import HOLDOUT_ARM, PROGRAM_ARM, ProgramSpec
+from mof_experiments.programs.store import ENROLLMENT_COLUMNS, FINAL_STATES, RETRY_REASONS, STEP_COLUMNS
+
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass
+class DayDecision:
+    """What one day decides: ``entries`` (new ``program_enrollments`` rows), ``exits``
+    (program_id, company_id, entry, exited_at, exit_reason), ``skipped`` (``program_steps``
+    rows decided without a send), ``due`` (step -> frame of contact_id, company_id, entry,
+    due_at to send), ``assignments`` (new rows for the program's experiment)."""
+
+    day: datetime
+    entries: pd.DataFrame
+    exits: pd.DataFrame
+    skipped: pd.DataFrame
+    due: dict = field(default_factory=dict)
+    assignments: pd.DataFrame | None = None
+
+    def counts(self) -> dict:
+        arm = self.entries.drop_duplicates("company_id")["arm"].value_counts() if len(self.entries) else {}
+        return {"entered": int(self.entries["company_id"].nunique()) if len(self.entries) else 0,
+                "entered_program": int(arm.get(PROGRAM_ARM, 0)), "entered_holdout": int(arm.get(HOLDOUT_ARM, 0)),
+                "exited": len(self.exits), "skipped": len(self.skipped),
+                "due": int(sum(len(v) for v in self.due.values()))}
+
+
+def empty_frame(columns) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def final_mask(steps: pd.DataFrame) -> pd.Series:
+    """Step records decided for good (never offered again)."""
+    return steps["state"].isin(FINAL_STATES) & ~steps["reason"].fillna("").isin(RETRY_REASONS)
+
+
+def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.DataFrame,
+               contacts: pd.DataFrame, enrollments: pd.DataFrame, steps: pd.DataFrame,
+               excluded: set, assigned: pd.DataFrame) -> DayDecision:
+    """Decide ``day`` (rules in the module docstring).
+
+    Parameters
+    ----------
+    behavior : the behavior table as of ``day`` (company_id + the features the trigger reads,
+        ``calls``, ``in_production``).
+    contacts : contact_id, company_id, persona (contacts with a persona).
+    enrollments, steps : this program's ``program_enrollments`` / ``program_steps`` rows so far.
+    excluded : companies in the global holdout or a control arm of another experiment.
+    assigned : company_id, arm already recorded for the program's experiment.
+    """
+    from mof_experiments.experiments.assignment import assign
+    from mof_experiments.segments.rules import evaluate_rule
+
+    d = pd.Timestamp(day)
+    beh = behavior.set_index(behavior["company_id"].astype(str))
+    in_trig = evaluate_rule(spec.trigger_rule, beh)
+    in_prod = beh["in_production"] == 1
+    in_sb = (beh["calls"] > 0) & ~in_prod
+    enr = enrollments.copy()
+    open_ = enr[enr["exited_at"].isna()]
+
+    # 1. exits (per company entry)
+    last_delay = max(s.delay_days for s in spec.steps)
+    fin = steps[final_mask(steps)] if len(steps) else steps
+    exits = []
+    for (cid, entry), g in open_.groupby(["company_id", "entry"], sort=True):
+        entered = pd.Timestamp(g["entered_at"].iloc[0])
+        reason = None
+        if bool(in_prod.get(cid, False)):
+            reason = "production"
+        elif spec.left_trigger_exits and not bool(in_trig.get(cid, False)):
+            reason = "left_trigger"
+        elif d >= entered + spec.max_days * DAY:
+            reason = "max_days"
+        elif d > entered + last_delay * DAY:
+            if g["arm"].iloc[0] == HOLDOUT_ARM or _all_decided(spec, g, fin, contacts):
+                reason = "completed"
+        if reason:
+            exits.append((spec.program_id, cid, int(entry), d, reason))
+    exits = pd.DataFrame(exits, columns=["program_id", "company_id", "entry", "exited_at", "exit_reason"])
+    if len(exits):
+        key = set(zip(exits["company_id"], exits["entry"]))
+        closed = [(c, e) in key for c, e in zip(enr["company_id"], enr["entry"])]
+        enr.loc[closed, "exited_at"] = d
+    open_ids = set(enr.loc[enr["exited_at"].isna(), "company_id"])
+
+    # 2. entries
+    eligible = in_trig & ~in_prod & (in_sb if spec.stage == "sandbox" else True)
+    cand = pd.Index(beh.index[eligible.to_numpy()]).difference(pd.Index(sorted(excluded | open_ids)))
+    if spec.reentry_after_days is None:
+        cand = cand.difference(pd.Index(enr["company_id"].unique()))
+    elif len(enr):
+        last_exit = enr.groupby("company_id")["exited_at"].max()
+        ok = last_exit.reindex(cand).isna() | (last_exit.reindex(cand) <= d - spec.reentry_after_days * DAY)
+        never = ~cand.isin(enr["company_id"])
+        cand = cand[never | ok.to_numpy()]
+    ct = contacts[contacts["persona"].isin(spec.personas) & contacts["company_id"].isin(cand)]
+    new_ids = sorted(ct["company_id"].unique())
+    entries = empty_frame(ENROLLMENT_COLUMNS)
+    new_asg = None
+    if new_ids:
+        known = assigned.set_index("company_id")["arm"] if len(assigned) else pd.Series(dtype="str")
+        fresh = [c for c in new_ids if c not in known.index]
+        arms = known.to_dict()
+        if fresh:
+            new_asg = assign(fresh, spec.experiment_id, spec.arms, assigned_at=d.to_pydatetime())
+            arms.update(zip(new_asg["company_id"], new_asg["arm"]))
+        prev = enr.groupby("company_id")["entry"].max() if len(enr) else pd.Series(dtype="int64")
+        ct = ct.sort_values(["company_id", "contact_id"])
+        entries = pd.DataFrame({
+            "program_id": spec.program_id, "company_id": ct["company_id"].to_numpy(),
+            "contact_id": ct["contact_id"].to_numpy(),
+            "entry": [int(prev.get(c, 0)) + 1 for c in ct["company_id"]],
+            "entered_at": d, "arm": [arms[c] for c in ct["company_id"]], "exited_at": pd.NaT,
+            "exit_reason": None, "spec_digest": spec.digest})
+        entries["entered_at"] = pd.to_datetime(entries["entered_at"], utc=True)
+        entries["exited_at"] = pd.to_datetime(entries["exited_at"], utc=True)
+        enr = pd.concat([enr, entries], ignore_index=True) if len(enr) else entries.copy()
+
+    # 3. due steps
+    active = enr[enr["exited_at"].isna() & (enr["arm"] == PROGRAM_ARM)]
+    active = active.merge(contacts[["contact_id", "persona"]], on="contact_id", how="left")
+    done = set(zip(fin["contact_id"], fin["entry"].astype(int), fin["step"])) if len(fin) else set()
+    skipped, due = [], {}
+    for step in spec.steps:
+        rows = active[active["persona"].isin(step.personas)].copy()
+        if rows.empty:
+            continue
+        rows["due_at"] = pd.to_datetime(rows["entered_at"], utc=True) + step.delay_days * DAY
+        rows = rows[rows["due_at"] <= d]
+        rows = rows[[(c, int(e), step.name) not in done for c, e in zip(rows["contact_id"], rows["entry"])]]
+        if rows.empty:
+            continue
+        if step.condition == "in_trigger":
+            holds = rows["company_id"].map(in_trig).fillna(False).astype(bool)
+        elif step.condition == "in_sandbox":
+            holds = rows["company_id"].map(in_sb).fillna(False).astype(bool)
+        else:
+            holds = pd.Series(True, index=rows.index)
+        late = (pd.Timestamp(as_of) - rows["due_at"]) > spec.late_days * DAY
+        reason = np.where(~holds.to_numpy(), "condition", np.where(late.to_numpy(), "too_late", ""))
+        for r, why in zip(rows.itertuples(), reason):
+            if why:
+                skipped.append((spec.program_id, r.company_id, r.contact_id, int(r.entry), step.name,
+                                spec.campaign_id(step, int(r.entry)), None, r.due_at, d, "skipped", why))
+        send = rows[reason == ""]
+        if len(send):
+            due[step.name] = send[["contact_id", "company_id", "entry", "due_at"]].reset_index(drop=True)
+    skipped = pd.DataFrame(skipped, columns=list(STEP_COLUMNS)) if skipped else empty_frame(STEP_COLUMNS)
+    return DayDecision(day=d.to_pydatetime(), entries=entries, exits=exits, skipped=skipped, due=due,
+                       assignments=new_asg)
+
+
+def _all_decided(spec: ProgramSpec, enrolled: pd.DataFrame, final_steps: pd.DataFrame,
+                 contacts: pd.DataFrame) -> bool:
+    """Every (contact, step) this company entry owes has a final step record."""
+    entry = int(enrolled["entry"].iloc[0])
+    pers = contacts.set_index("contact_id")["persona"]
+    have = set(zip(final_steps["contact_id"], final_steps["entry"].astype(int), final_steps["step"])) \
+        if len(final_steps) else set()
+    for c in enrolled["contact_id"]:
+        for s in spec.steps:
+            if pers.get(c) in s.personas and (c, entry, s.name) not in have:
+                return False
+    return True
+
+
+__all__ = ["DayDecision", "decide_day", "final_mask", "empty_frame"]
