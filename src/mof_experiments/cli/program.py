@@ -75,7 +75,7 @@ def status(
     from mof_experiments.programs.status import program_status
     from mof_experiments.workspace import Workspace
 
-    spec = load_program(program)
+    spec = load_program(program, check_campaigns=False)
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         st = program_status(ws, spec)
     typer.echo(json.dumps(st.to_dict(), indent=2, default=str) if as_json else str(st))
@@ -101,7 +101,7 @@ def readout(
     from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
-    spec = load_program(program)
+    spec = load_program(program, check_campaigns=False)
     with Workspace(resolve_workspace(workspace), read_only=True, must_exist=True) as ws:
         src = open_source(engine, source, workspace=ws)
         r = program_readout(ws, spec, as_of=resolve_as_of(src, as_of), window_days=window,

@@ -95,22 +95,22 @@ def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.D
     # 1. exits (per company entry)
     last_delay = max(s.delay_days for s in spec.steps)
     fin = steps[final_mask(steps)] if len(steps) else steps
-    exits = []
-    for (cid, entry), g in open_.groupby(["company_id", "entry"], sort=True):
-        entered = pd.Timestamp(g["entered_at"].iloc[0])
-        reason = None
-        if bool(in_prod.get(cid, False)):
-            reason = "production"
-        elif spec.left_trigger_exits and not bool(in_trig.get(cid, False)):
-            reason = "left_trigger"
-        elif d >= entered + spec.max_days * DAY:
-            reason = "max_days"
-        elif d > entered + last_delay * DAY:
-            if g["arm"].iloc[0] == HOLDOUT_ARM or _all_decided(spec, g, fin, contacts):
-                reason = "completed"
-        if reason:
-            exits.append((spec.program_id, cid, int(entry), d, reason))
-    exits = pd.DataFrame(exits, columns=["program_id", "company_id", "entry", "exited_at", "exit_reason"])
+    g = open_.drop_duplicates(["company_id", "entry"])[["company_id", "entry", "entered_at", "arm"]]
+    if len(g):
+        entered = pd.to_datetime(g["entered_at"], utc=True)
+        prod = g["company_id"].map(in_prod).fillna(False).astype(bool).to_numpy()
+        trig = g["company_id"].map(in_trig).fillna(False).astype(bool).to_numpy()
+        missing = _undecided(spec, open_, fin, contacts)
+        decided = [missing.get((c, int(e)), 0) == 0 for c, e in zip(g["company_id"], g["entry"])]
+        done = (d > entered + last_delay * DAY).to_numpy() & ((g["arm"] == HOLDOUT_ARM).to_numpy() | decided)
+        reason = np.select([prod, spec.left_trigger_exits & ~trig, (d >= entered + spec.max_days * DAY).to_numpy(),
+                            done], ["production", "left_trigger", "max_days", "completed"], "")
+        hit = reason != ""
+        exits = pd.DataFrame({"program_id": spec.program_id, "company_id": g["company_id"].to_numpy()[hit],
+                              "entry": g["entry"].astype(int).to_numpy()[hit], "exited_at": d,
+                              "exit_reason": reason[hit]})
+    else:
+        exits = pd.DataFrame(columns=["program_id", "company_id", "entry", "exited_at", "exit_reason"])
     if len(exits):
         key = set(zip(exits["company_id"], exits["entry"]))
         closed = [(c, e) in key for c, e in zip(enr["company_id"], enr["entry"])]
@@ -184,18 +184,20 @@ def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.D
                        assignments=new_asg)
 
 
-def _all_decided(spec: ProgramSpec, enrolled: pd.DataFrame, final_steps: pd.DataFrame,
-                 contacts: pd.DataFrame) -> bool:
-    """Every (contact, step) this company entry owes has a final step record."""
-    entry = int(enrolled["entry"].iloc[0])
-    pers = contacts.set_index("contact_id")["persona"]
-    have = set(zip(final_steps["contact_id"], final_steps["entry"].astype(int), final_steps["step"])) \
-        if len(final_steps) else set()
-    for c in enrolled["contact_id"]:
-        for s in spec.steps:
-            if pers.get(c) in s.personas and (c, entry, s.name) not in have:
-                return False
-    return True
+def _undecided(spec: ProgramSpec, open_: pd.DataFrame, final_steps: pd.DataFrame,
+               contacts: pd.DataFrame) -> dict:
+    """(company_id, entry) -> number of (contact, step) pairs it owes without a final step record."""
+    if open_.empty:
+        return {}
+    owed = open_[["company_id", "contact_id", "entry"]].merge(contacts[["contact_id", "persona"]], on="contact_id")
+    parts = [owed[owed["persona"].isin(s.personas)].assign(step=s.name) for s in spec.steps]
+    owed = pd.concat(parts, ignore_index=True)
+    owed["entry"] = owed["entry"].astype(int)
+    if len(final_steps):
+        have = final_steps[["contact_id", "entry", "step"]].astype({"entry": int}).assign(_have=1)
+        owed = owed.merge(have, on=["contact_id", "entry", "step"], how="left")
+        owed = owed[owed["_have"].isna()]
+    return owed.groupby(["company_id", "entry"]).size().to_dict()
 
 
 __all__ = ["DayDecision", "decide_day", "final_mask", "empty_frame"]

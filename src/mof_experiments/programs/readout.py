@@ -92,9 +92,15 @@ def program_readout(ws, spec: ProgramSpec, *, as_of: datetime, window_days: int 
                     source=None, funnel: pd.DataFrame | None = None) -> ProgramReadout:
     """Read out ``spec`` on the workspace ``ws`` as of ``as_of`` (rules in the module docstring).
 
-    ``funnel``: the funnel as of ``as_of`` if the caller has it (else labeled here, on
-    ``source`` when given).
+    ``ws`` is an open workspace or the path of one (opened read-only for the program's tables).
+    ``funnel``: the funnel as of ``as_of`` if the caller has it (a report's
+    :func:`~mof_experiments.reports.load_report_data`), else labeled here (on ``source`` when given).
     """
+    if not hasattr(ws, "raw"):
+        from mof_experiments.workspace import Workspace
+
+        with Workspace(ws or None, read_only=True, must_exist=True) as opened:
+            return program_readout(opened, spec, as_of=as_of, window_days=window_days, source=source, funnel=funnel)
     from mof_experiments.experiments.readout import readout
     from mof_experiments.experiments.outcomes import converted_within, window_complete
     from mof_experiments.funnel import label
@@ -138,4 +144,51 @@ def program_readout(ws, spec: ProgramSpec, *, as_of: datetime, window_days: int 
                           ro, km, data, truth)
 
 
-__all__ = ["ProgramReadout", "program_readout", "DATA_COLUMNS"]
+@dataclass(frozen=True)
+class NoReadout:
+    """Why a program cannot be read out yet (no enrollments, no complete window in both arms)."""
+
+    program_id: str
+    reason: str
+
+    def headlines(self) -> dict:
+        return {"status": "no_readout", "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.program_id}: no readout yet: {self.reason}"
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{html.escape(self.program_id)}</b>: no readout yet: {html.escape(self.reason)}</p>"
+
+
+def read_out_program(workspace, spec: ProgramSpec, *, as_of: datetime, window_days: int | None = None,
+                     funnel: pd.DataFrame | None = None) -> ProgramReadout | NoReadout:
+    """:func:`program_readout`, or a :class:`NoReadout` saying why there is none yet (for a
+    scheduled report that must run before the program has data)."""
+    try:
+        return program_readout(workspace, spec, as_of=as_of, window_days=window_days, funnel=funnel)
+    except MofInputError as exc:
+        return NoReadout(spec.program_id, exc.one_line())
+
+
+def plot_program_readout(ro: ProgramReadout | NoReadout):
+    """The readout's two figures side by side: conversion within the window per arm (95% CI)
+    and Kaplan-Meier time to production since entry per arm. None for a :class:`NoReadout`."""
+    if isinstance(ro, NoReadout):
+        return None
+    import matplotlib.pyplot as plt
+
+    from mof_experiments import plots
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    plots.arm_rates(ro.summary, ax=a, title=f"Conversion within {ro.window_days} days of entry (95% CI)")
+    plots.survival_curves(ro.km.curves, group="arm", ax=b, xmax=float(ro.window_days) * 2,
+                          title="Time to first production call since entry (Kaplan-Meier, 95% CI)")
+    b.set_xlabel("days since entry")
+    fig.suptitle(f"{ro.program_id}: program vs randomized holdout", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["ProgramReadout", "NoReadout", "program_readout", "read_out_program", "plot_program_readout",
+           "DATA_COLUMNS"]
