@@ -31,6 +31,10 @@ def run(
                                                           "send nothing."),
     engine: str = engine_option("the behavior aggregation of the trigger", "Program tables are"),
     source: Optional[Path] = source_option(),
+    resolve_ambiguous: Optional[str] = typer.Option(None, "--resolve-ambiguous",
+                                                    help="Messages a killed run left in 'sending' (the server may "
+                                                         "have accepted them): resend or skip. Without it they are "
+                                                         "only reported."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Evaluate a program as of a day and send the steps that are due, exactly once.
@@ -43,13 +47,17 @@ def run(
     from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
 
+    if resolve_ambiguous not in (None, "resend", "skip"):
+        from mof_experiments.errors import MofConfigError
+
+        raise MofConfigError(f"--resolve-ambiguous must be resend or skip, got {resolve_ambiguous!r}")
     spec = load_program(program)
     ws_path = resolve_workspace(workspace)
     with Workspace(ws_path, read_only=True, must_exist=True) as ws:
         at = resolve_as_of(ws, as_of)
     dry = dry_run or backend == "dry-run"
     result = run_program(spec, workspace=ws_path, as_of=at, backend=backend, ledger=ledger, engine=engine,
-                         source=source, dry_run=dry, progress=not quiet)
+                         source=source, dry_run=dry, progress=not quiet, resolve_ambiguous=resolve_ambiguous)
     typer.echo(str(result))
     if dry:
         for day, dec in result.plan.items():

@@ -62,14 +62,16 @@ def empty_frame(columns) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def final_mask(steps: pd.DataFrame) -> pd.Series:
-    """Step records decided for good (never offered again)."""
-    return steps["state"].isin(FINAL_STATES) & ~steps["reason"].fillna("").isin(RETRY_REASONS)
+def final_mask(steps: pd.DataFrame, *, ambiguous_final: bool = True) -> pd.Series:
+    """Step records decided for good (never offered again); ``ambiguous_final=False`` offers
+    ambiguous ones (``sending``) again, for an explicit ``--resolve-ambiguous``."""
+    final = steps["state"].isin(FINAL_STATES) & ~steps["reason"].fillna("").isin(RETRY_REASONS)
+    return final if ambiguous_final else final & (steps["state"] != "sending")
 
 
 def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.DataFrame,
                contacts: pd.DataFrame, enrollments: pd.DataFrame, steps: pd.DataFrame,
-               excluded: set, assigned: pd.DataFrame) -> DayDecision:
+               excluded: set, assigned: pd.DataFrame, *, reopen_ambiguous: bool = False) -> DayDecision:
     """Decide ``day`` (rules in the module docstring).
 
     Parameters
@@ -80,6 +82,7 @@ def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.D
     enrollments, steps : this program's ``program_enrollments`` / ``program_steps`` rows so far.
     excluded : companies in the global holdout or a control arm of another experiment.
     assigned : company_id, arm already recorded for the program's experiment.
+    reopen_ambiguous : offer steps left ambiguous (``sending``) again (``--resolve-ambiguous``).
     """
     from mof_experiments.experiments.assignment import assign
     from mof_experiments.segments.rules import evaluate_rule
@@ -94,7 +97,7 @@ def decide_day(spec: ProgramSpec, day: datetime, as_of: datetime, behavior: pd.D
 
     # 1. exits (per company entry)
     last_delay = max(s.delay_days for s in spec.steps)
-    fin = steps[final_mask(steps)] if len(steps) else steps
+    fin = steps[final_mask(steps, ambiguous_final=not reopen_ambiguous)] if len(steps) else steps
     g = open_.drop_duplicates(["company_id", "entry"])[["company_id", "entry", "entered_at", "arm"]]
     if len(g):
         entered = pd.to_datetime(g["entered_at"], utc=True)

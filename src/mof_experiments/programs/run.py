@@ -120,7 +120,7 @@ def _registration(ws, spec: ProgramSpec) -> pd.DataFrame | None:
 
 def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = "dry-run", ledger=None,
                 engine: str = "duckdb", source=None, dry_run: bool = False, progress: bool = False,
-                backoff_seconds: float | None = None) -> ProgramRun:
+                backoff_seconds: float | None = None, resolve_ambiguous: str | None = None) -> ProgramRun:
     """Run ``program`` as of ``as_of`` (rules in the module docstring).
 
     Parameters
@@ -132,6 +132,8 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
     ledger : the send ledger (default ``data/send_ledger.sqlite``).
     engine, source : where the behavior aggregation runs (as in ``mof segment``).
     dry_run : decide the days in memory and return the plan; nothing is written or sent.
+    resolve_ambiguous : ``resend`` or ``skip`` the messages a killed run left ambiguous
+        (``sending``), as ``mof send --resolve-ambiguous``; None reports them.
     """
     from mof_experiments.engines import open_source
     from mof_experiments.send.ledger import DEFAULT_LEDGER
@@ -151,7 +153,8 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
         with Workspace(workspace, read_only=dry_run, must_exist=True) as ws:
             src = open_source(engine, source, workspace=ws)
             beh, ct, excluded, assigned = _inputs(ws, spec, day.to_pydatetime(), src)
-            dec = decide_day(spec, day.to_pydatetime(), as_of.to_pydatetime(), beh, ct, enr, steps, excluded, assigned)
+            dec = decide_day(spec, day.to_pydatetime(), as_of.to_pydatetime(), beh, ct, enr, steps, excluded, assigned,
+                             reopen_ambiguous=resolve_ambiguous is not None)
             counts = dec.counts()
             if not dry_run:
                 started = datetime.now(timezone.utc)
@@ -165,7 +168,8 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
             plan[day] = dec
             rows.append({"day": day, **counts, "sent": 0, "already": 0, "ambiguous": 0, "not_sent": 0})
             continue
-        res, t_send, step_rows = _send_due(spec, dec, workspace, ledger, backend, progress, backoff_seconds)
+        res, t_send, step_rows = _send_due(spec, dec, workspace, ledger, backend, progress, backoff_seconds,
+                                           resolve_ambiguous)
         sends += res
         send_s += t_send
         sent = sum(r.sent for r in res)
@@ -203,7 +207,7 @@ def _upsert(steps: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates(["contact_id", "entry", "step"], keep="last").reset_index(drop=True)
 
 
-def _send_due(spec: ProgramSpec, dec: DayDecision, workspace, ledger, backend, progress, backoff):
+def _send_due(spec: ProgramSpec, dec: DayDecision, workspace, ledger, backend, progress, backoff, resolve):
     """Send each due step (in step order) and read the ledger's state back for ``program_steps``."""
     from mof_experiments.send import Ledger, load_spec, send_campaign
 
@@ -217,7 +221,7 @@ def _send_due(spec: ProgramSpec, dec: DayDecision, workspace, ledger, backend, p
             cid = spec.campaign_id(step, int(entry))
             camp = replace(base, campaign_id=cid, experiment_id=spec.experiment_id, arms=(PROGRAM_ARM,))
             res = send_campaign(camp, group[["contact_id"]], backend=backend, workspace=workspace, ledger=ledger,
-                                progress=progress, backoff_seconds=backoff)
+                                progress=progress, backoff_seconds=backoff, resolve_ambiguous=resolve)
             results.append(res)
             seconds += res.send_seconds
             with Ledger(ledger, read_only=True) as led:
