@@ -161,6 +161,7 @@ def simulate_behavioral(cfg, path, *, progress: bool = True):
     entries = entry_days(sb, n, cfg.start_ts, cfg.end_ts)
     conv, truth = behavioral_conversions(ids, entries, act["conv"].to_numpy(), act["p0"].to_numpy(),
                                          np.random.default_rng([cfg.seed, 3]))
+    act0 = act.copy()
     act["conv"] = conv
     end = cfg.end_ts
     companies = pd.DataFrame({"company_id": co["company_id"], "signup_at": seconds_to_timestamps(co["signup"]),
@@ -185,11 +186,16 @@ def simulate_behavioral(cfg, path, *, progress: bool = True):
         n_events = 0
         for j, i0 in enumerate(tqdm(chunks, desc="api_events", unit="chunk", disable=not progress, leave=False)):
             sl = slice(i0, i0 + step)
-            tbl = api_events_chunk(cfg, ids[sl], act.iloc[sl], np.random.default_rng([cfg.seed, 2, j]))
-            c = conv[sl][tbl["company_id"].combine_chunks().indices.to_numpy()]
-            ts = tbl["ts"].cast(pa.int64()).to_numpy() // 1_000_000
-            prod = tbl["environment"].combine_chunks().indices.to_numpy() == 1
-            tbl = tbl.filter(pa.array(~(prod & (ts < c))))   # no failed production calls before conversion
+            # the sandbox calls of the first pass (the entries were computed from them: numpy's Poisson
+            # draws a variable number of uniforms, so a second pass with other conversions would differ),
+            # the production calls of the conversions drawn under the programs (none before conversion)
+            first = api_events_chunk(cfg, ids[sl], act0.iloc[sl], np.random.default_rng([cfg.seed, 2, j]))
+            final = api_events_chunk(cfg, ids[sl], act.iloc[sl], np.random.default_rng([cfg.seed, 2, j]))
+            c = conv[sl][final["company_id"].combine_chunks().indices.to_numpy()]
+            ts = final["ts"].cast(pa.int64()).to_numpy() // 1_000_000
+            prod = final["environment"].combine_chunks().indices.to_numpy() == 1
+            sb = first.filter(pa.array(first["environment"].combine_chunks().indices.to_numpy() == 0))
+            tbl = pa.concat_tables([sb, final.filter(pa.array(prod & (ts >= c)))]).combine_chunks()
             ws.write("api_events", tbl, mode="append")
             n_events += tbl.num_rows
         ws.set_meta(simulated_start=datetime.fromtimestamp(cfg.start_ts, tz=timezone.utc).isoformat(),
