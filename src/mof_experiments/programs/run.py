@@ -158,12 +158,18 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
             counts = dec.counts()
             if not dry_run:
                 started = datetime.now(timezone.utc)
+                nothing_due = not dec.due       # then the day is finished in this same transaction
+                counts.update(sent=0, already=0, ambiguous=0, not_sent=0) if nothing_due else None
                 write_day(ws, new_enrollments=dec.entries, exits=dec.exits, steps=dec.skipped,
                           assignments=dec.assignments, experiment_arms=reg,
                           run={"program_id": spec.program_id, "day": day.to_pydatetime(), "started_at": started,
+                               "finished_at": datetime.now(timezone.utc) if nothing_due else None,
                                "spec_digest": spec.digest, "counts": json.dumps(counts)})
                 reg = None
         enr, steps = _apply(enr, steps, dec)
+        if not dry_run and not dec.due:
+            rows.append({"day": day, **counts})
+            continue
         if dry_run:
             plan[day] = dec
             rows.append({"day": day, **counts, "sent": 0, "already": 0, "ambiguous": 0, "not_sent": 0})
