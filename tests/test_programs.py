@@ -177,3 +177,18 @@ def test_cli_run_status_readout_and_errors(small, tmp_path):
     r = run_mof("program", "run", str(_write(tmp_path, _spec(tmp_path, holdout=0.5))), "-w", str(ws), "--as-of",
                 "2026-03-02", "--backend", f"mbox:{tmp_path}/m", "--ledger", str(tmp_path / "l.sqlite"))
     assert r.returncode == 2 and "already running with holdout 0.2" in r.stderr
+
+
+def test_a_second_run_of_the_same_program_is_refused_while_one_runs(small, tmp_path):
+    from mof_experiments.errors import MofConfigError
+    from mof_experiments.programs.run import _ProgramLock
+
+    d, src = small
+    ws = copy_workspace(src, tmp_path)
+    prog = _write(tmp_path, _spec(tmp_path))
+    with _ProgramLock(ws, "p1"):
+        with pytest.raises(MofConfigError, match="another `mof program run` of this program is running"):
+            run_program(prog, workspace=ws, as_of=pd.Timestamp("2026-03-01", tz="UTC"), backend=f"mbox:{tmp_path}/m",
+                        ledger=tmp_path / "l.sqlite")
+    with Workspace(ws, read_only=True) as w:
+        assert not w.has("program_enrollments")

@@ -118,6 +118,40 @@ def _registration(ws, spec: ProgramSpec) -> pd.DataFrame | None:
     return new
 
 
+class _ProgramLock:
+    """An exclusive ``flock`` on ``<workspace>.<program_id>.lock`` for a whole run: a second run of
+    the same program on the same workspace fails at once (one line) instead of racing the first."""
+
+    def __init__(self, workspace, program_id: str):
+        import os
+        from pathlib import Path
+
+        self.path = Path(os.path.realpath(workspace) + f".{program_id}.lock")
+        self._fh = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.close()
+            self._fh = None
+            from mof_experiments.errors import MofConfigError
+
+            raise MofConfigError(f"another `mof program run` of this program is running on this workspace "
+                                 f"({self.path}); wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self._fh is not None:
+            self._fh.close()
+        return False
+
+
 def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = "dry-run", ledger=None,
                 engine: str = "duckdb", source=None, dry_run: bool = False, progress: bool = False,
                 backoff_seconds: float | None = None, resolve_ambiguous: str | None = None) -> ProgramRun:
@@ -135,13 +169,23 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
     resolve_ambiguous : ``resend`` or ``skip`` the messages a killed run left ambiguous
         (``sending``), as ``mof send --resolve-ambiguous``; None reports them.
     """
-    from mof_experiments.engines import open_source
     from mof_experiments.send.ledger import DEFAULT_LEDGER
-    from mof_experiments.workspace import Workspace
 
     t0 = time.perf_counter()
     spec = program if isinstance(program, ProgramSpec) else load_program(program)
-    ledger = ledger or DEFAULT_LEDGER
+    if dry_run:
+        return _run(spec, workspace, as_of, backend, ledger or DEFAULT_LEDGER, engine, source, True, progress,
+                    backoff_seconds, resolve_ambiguous, t0)
+    with _ProgramLock(workspace, spec.program_id):
+        return _run(spec, workspace, as_of, backend, ledger or DEFAULT_LEDGER, engine, source, False, progress,
+                    backoff_seconds, resolve_ambiguous, t0)
+
+
+def _run(spec, workspace, as_of, backend, ledger, engine, source, dry_run, progress, backoff_seconds,
+         resolve_ambiguous, t0) -> ProgramRun:
+    from mof_experiments.engines import open_source
+    from mof_experiments.workspace import Workspace
+
     as_of = pd.Timestamp(as_of).tz_convert("UTC") if pd.Timestamp(as_of).tzinfo else \
         pd.Timestamp(as_of).tz_localize("UTC")
     rows, sends, send_s, plan = [], [], 0.0, {}
