@@ -81,7 +81,7 @@ class ProgramReadout:
     def headlines(self) -> dict:
         """Headline figures for a report manifest."""
         s = self.readout.summary.set_index("arm")
-        return {"lift": self.lift, "lift_ci_low": self.ci[0], "lift_ci_high": self.ci[1], "p_value": self.p_value,
+        return {"status": "ok", "lift": self.lift, "lift_ci_low": self.ci[0], "lift_ci_high": self.ci[1], "p_value": self.p_value,
                 "rate_program": float(s.loc[PROGRAM_ARM, "rate"]), "rate_holdout": float(s.loc[HOLDOUT_ARM, "rate"]),
                 "n_program": int(s.loc[PROGRAM_ARM, "n"]), "n_holdout": int(s.loc[HOLDOUT_ARM, "n"]),
                 "srm_p_value": float(self.readout.srm.p_value), "window_days": self.window_days,
@@ -152,7 +152,10 @@ class NoReadout:
     reason: str
 
     def headlines(self) -> dict:
-        return {"status": "no_readout", "reason": self.reason}
+        """The same names as :meth:`ProgramReadout.headlines` (all None), with ``status`` and ``reason``."""
+        keys = ("lift", "lift_ci_low", "lift_ci_high", "p_value", "rate_program", "rate_holdout", "n_program",
+                "n_holdout", "srm_p_value", "window_days", "planted_lift")
+        return {"status": "no_readout", "reason": self.reason, **dict.fromkeys(keys)}
 
     def __str__(self) -> str:
         return f"{self.program_id}: no readout yet: {self.reason}"
