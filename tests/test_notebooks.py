@@ -19,7 +19,7 @@ from mof_experiments.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ("funnel_overview", "content_optimization", "engagement_conversion", "experiment_readout")
+NAMES = ("funnel_overview", "content_optimization", "engagement_conversion", "experiment_readout", "program_readout")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -172,7 +172,7 @@ def test_report_run_headlines_equal_the_run_without_snapshot(ws_path, tmp_path):
     # each notebook's line is printed once (stderr, as it ends); stdout has the outcome
     for nb in snap["notebooks"]:
         assert (res.stdout + res.stderr).count(nb["name"]) == 1
-    assert "4 notebooks: 4 ok, 0 failed" in res.stdout
+    assert "5 notebooks: 5 ok, 0 failed" in res.stdout
 
 
 def test_snapshot_env_is_not_left_behind_by_a_run(tmp_path):

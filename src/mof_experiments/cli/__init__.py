@@ -11,7 +11,7 @@ import sys
 import click
 import typer
 
-from mof_experiments.cli import core, experiments, plan, reports, segment, send  # noqa: F401 (each registers its commands)
+from mof_experiments.cli import core, experiments, plan, program, reports, segment, send  # noqa: F401 (each registers its commands)
 from mof_experiments.cli._app import WholeHelpGroup, app
 from mof_experiments.errors import MofError
 

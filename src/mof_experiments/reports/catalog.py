@@ -14,7 +14,8 @@ from pathlib import Path
 from mof_experiments.errors import MofConfigError
 
 NOTEBOOKS_ENV = "MOF_NOTEBOOKS"
-DEFAULT_ORDER = ("funnel_overview", "content_optimization", "engagement_conversion", "experiment_readout")
+DEFAULT_ORDER = ("funnel_overview", "content_optimization", "engagement_conversion", "experiment_readout",
+                 "program_readout")
 
 
 def notebook_dir() -> Path:

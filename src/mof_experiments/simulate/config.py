@@ -37,14 +37,14 @@ class SimConfig:
     chunk_companies: int = 2000
 
     def arms(self) -> dict[str, tuple[float, tuple[str, ...]]]:
-        if self.design == "holdout":
+        if self.design in ("holdout", "behavioral"):  # behavioral: no email experiment (simulate/behavioral.py)
             return {"holdout": (0.2, ()), "email": (0.8, ZONES)}
         if self.design == "zones":
             w = 1.0 / (len(ZONES) + 1)
             return {"control": (w, ()), **{z: (w, (z,)) for z in ZONES}}
         if self.design == "content_test":
             return {"holdout": (0.2, ()), "email": (0.8, ZONES + ("generic",))}
-        raise MofInputError(f"unknown design {self.design!r} (use holdout, zones or content_test)")
+        raise MofInputError(f"unknown design {self.design!r} (use holdout, zones, content_test or behavioral)")
 
     def validate(self) -> "SimConfig":
         if self.companies < 1:

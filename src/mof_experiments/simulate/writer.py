@@ -36,6 +36,10 @@ def simulate(config: SimConfig, workspace_path: str | os.PathLike, *, overwrite:
         raise MofInputError("workspace exists; pass --overwrite to replace it with a new simulation",
                             source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.design == "behavioral":
+        from mof_experiments.simulate.behavioral import simulate_behavioral
+
+        return simulate_behavioral(cfg, path, progress=progress)
     rng = np.random.default_rng([cfg.seed, 0])
     co = draw_companies(cfg, rng)
     act = draw_activity(cfg, co, rng)
