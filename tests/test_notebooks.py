@@ -256,7 +256,8 @@ def test_a_notebook_opened_in_the_notebooks_folder_finds_the_projects_workspace(
 
 #: Reports that open with a takeaways block (show_takeaways). content_optimization and
 #: program_readout join when they call it (their owners' issues).
-TAKEAWAY_REPORTS = ("funnel_overview", "engagement_conversion", "experiment_readout")
+TAKEAWAY_REPORTS = ("funnel_overview", "engagement_conversion", "experiment_readout", "content_optimization",
+                    "program_readout")
 BROWSER_REQUIRED_ENV = "MOF_REQUIRE_BROWSER"
 
 

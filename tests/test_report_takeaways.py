@@ -59,3 +59,46 @@ def test_an_unknown_report_falls_back_to_its_first_takeaway_then_to_a_count():
     # a malformed headline never breaks the index: the rule fails, the fallback speaks
     assert index_takeaway("funnel_overview", {"production_rate": "oops", "companies": 5}) == \
         "2 headline figures recorded (see the report)."
+
+
+def test_content_takeaways_state_the_cross_fitted_multiple_and_the_chosen_zones():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from mof_experiments.reports import content_takeaways
+
+    grid = SimpleNamespace(ok=True, reason="")
+    em = SimpleNamespace(estimate=2.99, ci_low=2.51, ci_high=3.57)
+    best = pd.DataFrame({"persona": ["PM", "CFO", "GC"], "zone": ["feature_highlight", "roi_calculation", None],
+                         "prob_best": [0.97, 0.62, None], "comparable": [True, True, False]})
+    s, figures = content_takeaways(grid, em, best, true_multiple=2.99)
+    assert "drew 3.0x (95% CI 2.5x to 3.6x) the engagement" in s[0] and "excludes 1" in s[0]
+    assert "PM feature highlight (97% chance best); CFO roi calculation (62% chance best)" in s[1]
+    assert "Too little data to choose for GC" in s[2] and s[-1].startswith("To act")
+    assert ("Planted truth (simulator)", "3.0x") in figures
+    # an interval that includes 1 is not a gain
+    s, _ = content_takeaways(grid, SimpleNamespace(estimate=1.2, ci_low=0.9, ci_high=1.6), best)
+    assert "includes 1: no gain is shown yet" in s[0]
+    # the default design: no grid, three sentences and no zone named
+    s, figures = content_takeaways(SimpleNamespace(ok=False, reason="one zone per persona."), None, None)
+    assert len(s) == 3 and "one zone per persona" in s[0] and figures == [("Persona x zone grid", "cannot be estimated")]
+
+
+def test_program_takeaways_state_the_lift_in_pp_with_n_and_the_srm_warning():
+    from types import SimpleNamespace
+
+    from mof_experiments.reports import program_takeaways
+
+    h = {"status": "ok", "lift": 0.0942, "lift_ci_low": 0.0528, "lift_ci_high": 0.1321, "p_value": 1e-5,
+         "rate_program": 0.297, "rate_holdout": 0.203, "n_program": 2173, "n_holdout": 517, "srm_p_value": 0.31,
+         "window_days": 21, "planted_lift": 0.10}
+    s, figures = program_takeaways(SimpleNamespace(headlines=lambda: h))
+    assert "by +9.4 pp (95% CI +5.3 pp to +13.2 pp)" in s[0] and "30% of 2,173 program companies" in s[0]
+    assert "20% of 517 in its holdout" in s[0] and "excludes zero" in s[0]
+    assert not any("sample-ratio" in x for x in s) and "Planted effect (simulator): +10.0 pp." in s
+    s, _ = program_takeaways(SimpleNamespace(headlines=lambda: {**h, "srm_p_value": 1e-6, "lift_ci_low": -0.01}))
+    assert "includes zero" in s[0] and any("sample-ratio p = 1e-06" in x for x in s)
+    none = {"status": "no_readout", "reason": "no company has entered yet"}
+    s, figures = program_takeaways(SimpleNamespace(headlines=lambda: none))
+    assert len(s) == 3 and s[0] == "No readout yet: no company has entered yet." and figures == [("Status", "no readout yet")]

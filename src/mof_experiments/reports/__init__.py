@@ -21,8 +21,9 @@ from mof_experiments.reports.headlines import HEADLINES_ENV, read_headlines, rec
 from mof_experiments.reports.headline_table import format_headlines, index_takeaway
 from mof_experiments.reports.html import export_html
 from mof_experiments.reports.outputs import stray_outputs
-from mof_experiments.reports.report_takeaways import (FirstAppReport, engagement_takeaways, first_app_report,
-                                                      funnel_takeaways, readout_takeaways)
+from mof_experiments.reports.report_takeaways import (FirstAppReport, content_takeaways, engagement_takeaways,
+                                                      first_app_report, funnel_takeaways, program_takeaways,
+                                                      readout_takeaways)
 from mof_experiments.reports.runner import KERNEL_NAME, ReportRun, read_manifest, run_reports
 from mof_experiments.reports.takeaways import Takeaways, show_note, show_takeaways
 
@@ -31,4 +32,4 @@ __all__ = ["record_headline", "recorded_headlines", "read_headlines", "notebook_
            "ReportData", "load_report_data", "load_personas", "HEADLINES_ENV", "NOTEBOOKS_ENV", "KERNEL_NAME",
            "DEFAULT_ORDER", "Takeaways", "show_takeaways", "show_note", "format_headlines", "index_takeaway",
            "stray_outputs", "FirstAppReport", "first_app_report", "funnel_takeaways", "engagement_takeaways",
-           "readout_takeaways"]
+           "readout_takeaways", "content_takeaways", "program_takeaways"]

@@ -153,4 +153,70 @@ def readout_takeaways(ro, *, window_days: float, enrolled: int, complete: int) -
     return s, figures
 
 
-__all__ = ["FirstAppReport", "first_app_report", "funnel_takeaways", "engagement_takeaways", "readout_takeaways"]
+def content_takeaways(grid, multiple=None, best=None, *, true_multiple=None) -> tuple[list, list]:
+    """Sentences and figures of the content report: ``grid`` (:func:`~mof_experiments.content.content_grid`),
+    ``multiple`` (:func:`~mof_experiments.content.engagement_multiple`), ``best``
+    (:func:`~mof_experiments.content.best_zones`), ``true_multiple`` (simulated workspaces)."""
+    if not grid.ok:
+        return ([f"No content recommendation from this data: {grid.reason}",
+                 "The content rates below are observational (who got which email was not randomized within "
+                 "persona): they describe, they do not rank zones.",
+                 "To act: run a randomized content test (zones randomized within persona; docs/reports.md) "
+                 "before choosing content by persona."], [("Persona x zone grid", "cannot be estimated")])
+    s, figures = [], []
+    if multiple is not None:
+        est = fmt_estimate(multiple.estimate, multiple.ci_low, multiple.ci_high, "ratio")
+        sure = ("the interval excludes 1: targeting pays" if multiple.ci_low > 1
+                else "the interval includes 1: no gain is shown yet")
+        s.append(f"Sending each persona its best zone drew {est} the engagement (clicks per delivered message) of "
+                 f"the generic email, measured on contacts not used to choose the zones (randomized; {sure}).")
+        figures.append(("Targeted vs generic engagement (cross-fitted)", est))
+        if true_multiple is not None:
+            figures.append(("Planted truth (simulator)", fmt_ratio(true_multiple)))
+    if best is not None and len(best):
+        chosen = best[best["comparable"].astype(bool)]
+        if len(chosen):
+            s.append("Best zone by engagement: " + "; ".join(
+                f"{r.persona} {str(r.zone).replace('_', ' ')} ({fmt_pct(r.prob_best, prob=True)} chance best)"
+                for r in chosen.itertuples()) + ".")
+        undecided = best.loc[~best["comparable"].astype(bool), "persona"].tolist()
+        if undecided:
+            s.append(f"Too little data to choose for {', '.join(map(str, undecided))}: keep testing there.")
+        for r in chosen.itertuples():
+            figures.append((f"Best zone for {r.persona}", f"{str(r.zone).replace('_', ' ')} "
+                                                          f"({fmt_pct(r.prob_best, prob=True)} chance best)"))
+    s.append("To act: `mof plan content` turns these choices into a send plan; conversion lifts per cell are "
+             "shown in the grid but are too noisy to rank zones at this size.")
+    return s, figures
+
+
+def program_takeaways(ro) -> tuple[list, list]:
+    """Sentences and figures of the program readout (``ro``: ProgramReadout, or NoReadout)."""
+    h = ro.headlines()
+    if h.get("status") != "ok":
+        return ([f"No readout yet: {str(h.get('reason')).rstrip('.')}.",
+                 "The readout compares the program's companies with its randomized holdout from entry, once both "
+                 "arms have companies whose conversion window is over.",
+                 "To act: keep `mof program run` on its daily schedule (docs/programs.md) and read this report "
+                 "again when the window has passed."], [("Status", "no readout yet")])
+    W = h["window_days"]
+    est = fmt_estimate(h["lift"], h["lift_ci_low"], h["lift_ci_high"], "pp")
+    sure = ("the interval excludes zero" if h["lift_ci_low"] > 0 or h["lift_ci_high"] < 0
+            else "the interval includes zero: no effect is ruled out")
+    s = [f"Running the program changed {W:g}-day conversion from entry by {est} "
+         f"({fmt_pct(h['rate_program'])} of {fmt_count(h['n_program'])} program companies vs "
+         f"{fmt_pct(h['rate_holdout'])} of {fmt_count(h['n_holdout'])} in its holdout; randomized; {sure})."]
+    if h["srm_p_value"] is not None and h["srm_p_value"] < 0.001:
+        s.append(f"Warning: the arms' sizes do not match the holdout share (sample-ratio p = {h['srm_p_value']:.1g}); "
+                 "check enrollment before trusting the lift.")
+    if h.get("planted_lift") is not None:
+        s.append(f"Planted effect (simulator): {fmt_pp(h['planted_lift'])}.")
+    s.append("To act: keep the program if the lift's interval is above zero; otherwise let it run until the "
+             "interval narrows, or change its steps under a new program id.")
+    figures = [(f"Lift in {W:g}-day conversion (randomized)", est),
+               ("Program companies", fmt_count(h["n_program"])), ("Holdout companies", fmt_count(h["n_holdout"]))]
+    return s, figures
+
+
+__all__ = ["FirstAppReport", "first_app_report", "funnel_takeaways", "engagement_takeaways", "readout_takeaways",
+           "content_takeaways", "program_takeaways"]
