@@ -34,7 +34,7 @@ from mof_experiments.segments.personas.text import normalize_title, title_script
 
 PERSONA_COLUMNS = ("contact_id", "company_id", "job_title", "persona", "confidence", "rule", "needs_review")
 
-_RECIPE_FILES = ("__init__.py", "model.py", "text.py", "lookalikes.py", "heads.py")
+_RECIPE_FILES = ("__init__.py", "model.py", "rules.py", "text.py", "lookalikes.py", "heads.py")
 _DATA_FILES = ("titles_dev.csv", "titles_heldout.csv")
 
 
