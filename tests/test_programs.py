@@ -192,3 +192,35 @@ def test_a_second_run_of_the_same_program_is_refused_while_one_runs(small, tmp_p
                         ledger=tmp_path / "l.sqlite")
     with Workspace(ws, read_only=True) as w:
         assert not w.has("program_enrollments")
+
+
+@pytest.mark.spark
+def test_a_run_evaluated_on_spark_decides_what_the_duckdb_run_decides(small, tmp_path):
+    """`--engine pyspark --source DIR`: the trigger's behavior aggregation runs on Spark (local[2]) over the
+    exported Parquet files; the days decided (entries, arms, due steps and their contacts) are DuckDB's."""
+    import os
+
+    pytest.importorskip("pyspark", reason="the spark extra is installed by `make test`")
+    from mof_experiments.engines import export_parquet
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    d, src = small
+    ws = copy_workspace(src, tmp_path)
+    with Workspace(ws, read_only=True) as w:
+        export_parquet(w, tmp_path / "parquet")
+    prog = _write(tmp_path, _spec(tmp_path))
+    day = pd.Timestamp("2026-03-01", tz="UTC")
+    duck = run_program(prog, workspace=ws, as_of=day, dry_run=True)
+    spark = run_program(prog, workspace=ws, as_of=day, dry_run=True, engine="pyspark", source=tmp_path / "parquet")
+    cols = ["entered", "entered_program", "entered_holdout", "exited", "due"]
+    assert duck.days[cols].to_dict("records") == spark.days[cols].to_dict("records")
+    assert duck.days["entered"].sum() > 0 and duck.days["due"].sum() > 0
+    assert duck.plan.keys() == spark.plan.keys()
+    for key, dec in duck.plan.items():
+        other = spark.plan[key]
+        assert dec.due.keys() == other.due.keys()
+        for step, frame in dec.due.items():
+            assert sorted(map(str, frame["contact_id"])) == sorted(map(str, other.due[step]["contact_id"]))
+        cols = ["company_id", "contact_id", "arm"]
+        pd.testing.assert_frame_equal(dec.entries[cols].sort_values(cols).reset_index(drop=True),
+                                      other.entries[cols].sort_values(cols).reset_index(drop=True))
