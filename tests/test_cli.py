@@ -22,6 +22,7 @@ def test_help_lists_the_commands():
         assert cmd in p.stdout
 
 
+@pytest.mark.slow
 def test_simulate_then_label_prints_stage_counts_and_time_to_production(tmp_path):
     ws = tmp_path / "w.duckdb"
     p = mof("simulate", "--companies", "400", "--seed", "3", "--workspace", str(ws), "--quiet")

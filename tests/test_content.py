@@ -48,6 +48,7 @@ def test_mean_open_rate_matches_monte_carlo():
     assert mean_open_rate(0.3, beta=1.8) == pytest.approx(mc, abs=0.002)
 
 
+@pytest.mark.slow
 def test_sim_content_is_written_and_cells_cover_the_planted_engagement(small):
     data, g = small
     sc = data.truth["sim_content"]
@@ -59,6 +60,7 @@ def test_sim_content_is_written_and_cells_cover_the_planted_engagement(small):
     assert {"PM", "DEV"} <= set(g.estimable) and g.reason is None
 
 
+@pytest.mark.slow
 def test_grid_guardrails_are_realistic_and_lifts_have_newcomb_intervals(small):
     _, g = small
     t = g.table[g.table["persona"].isin(SIX)]
@@ -73,6 +75,7 @@ def test_grid_guardrails_are_realistic_and_lifts_have_newcomb_intervals(small):
     assert set(t.loc[~t["too_little_data"], "rating"]) <= {"low", "mid", "high"}
 
 
+@pytest.mark.slow
 def test_cross_fitting_is_not_the_naive_same_data_estimate(small):
     data, g = small
     em = engagement_multiple(g.messages, seed=0)
@@ -84,6 +87,7 @@ def test_cross_fitting_is_not_the_naive_same_data_estimate(small):
     assert {"PM", "DEV"} <= set(em.weights) and sum(em.weights.values()) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_default_holdout_design_says_the_grid_cannot_be_estimated(sim_default_path):
     data = load_report_data(sim_default_path, "")
     g = content_grid(data.messages, data.personas, data.assignments, data.funnel, experiment_id="mof_email_2026",
@@ -94,6 +98,7 @@ def test_default_holdout_design_says_the_grid_cannot_be_estimated(sim_default_pa
         engagement_multiple(g.messages)
 
 
+@pytest.mark.slow
 def test_default_design_unsubscribes_and_complaints_are_realistic(sim_default_path):
     with Workspace(sim_default_path, read_only=True) as ws:
         ev = ws.read("email_events")

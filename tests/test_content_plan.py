@@ -14,6 +14,8 @@ from mof_experiments.errors import MofConfigError
 from mof_experiments.send.testing import LocalSMTPServer
 from mof_experiments.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # simulations end to end: `make test` runs them, not `make test-fast`
+
 CAMPAIGNS = Path(__file__).resolve().parents[1] / "campaigns"
 
 

@@ -188,6 +188,7 @@ def test_bayesian_columns_are_the_beta_binomial_posterior():
 
 
 # ------------------------------------------------------------------------------ heavy tails
+@pytest.mark.slow
 def test_the_issues_outlier_is_warned_about_and_winsorizing_clears_it(tmp_path):
     rng = np.random.default_rng(0)
     n = 45_000
@@ -228,6 +229,7 @@ def test_small_arms_are_not_called_dominated():
 
 
 # ------------------------------------------------------------------------------ breakdowns
+@pytest.mark.slow
 def test_breakdown_by_a_column_is_the_stats_breakdown_per_arm():
     df = _ab(1500, 1500)
     df = pd.concat([df, _ab(300, 300, seed=9).assign(arm=lambda d: np.where(d.arm == "control", "control", "b"))])
@@ -244,6 +246,7 @@ def test_breakdown_by_a_column_is_the_stats_breakdown_per_arm():
         readout(df, "arm", "y", "control", by="company_id")
 
 
+@pytest.mark.slow
 def test_company_attributes_for_a_breakdown(sim2000_path, tmp_path):
     path = copy_workspace(sim2000_path, tmp_path)
     with Workspace(path) as ws:
@@ -341,6 +344,7 @@ def test_threshold_test_level_and_power_are_exact():
 
 
 # ------------------------------------------------------------------------------ the simulator, end to end
+@pytest.mark.slow
 def test_the_simulated_experiment_read_out_every_way(sim2000_path, tmp_path):
     path = copy_workspace(sim2000_path, tmp_path)
     with Workspace(path, read_only=True) as ws:

@@ -45,6 +45,7 @@ def rows(path: Path, table: str) -> pd.DataFrame:
 
 
 # -- item 7 -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ingesting_the_same_events_file_twice_changes_nothing_and_says_so(tmp_path):
     f = tmp_path / "calls.csv"
     f.write_text(EVENTS)
@@ -109,6 +110,7 @@ FUTURE = ("company_id,ts,environment,endpoint,status_code\n"
           "c1,2099-06-01T00:00:00Z,production,/v1/a,200\n")
 
 
+@pytest.mark.slow
 def test_future_timestamps_are_counted_and_warned_and_strict_refuses_them(tmp_path):
     f = tmp_path / "calls.csv"
     f.write_text(FUTURE)
@@ -146,6 +148,7 @@ def test_malformed_addresses_are_refused_at_ingest(tmp_path, address):
     assert p.returncode == 2 and "column 'email': malformed email address" in p.stderr and "row 2" in p.stderr
 
 
+@pytest.mark.slow
 def test_an_international_domain_is_a_valid_address(tmp_path):
     f = tmp_path / "ct.csv"
     f.write_text("contact_id,company_id,email,job_title\nk1,c1,ana@bücher.example,PM\n", encoding="utf-8")
@@ -178,6 +181,7 @@ def sent_messages(path) -> pd.DataFrame:
     return ev[(ev.campaign_id == CAMPAIGN) & (ev.event == "sent")].sort_values("contact_id").reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_csv_events_with_machine_open_import_without_a_variant_column(ws_sent, tmp_path):
     s = sent_messages(ws_sent)
     f = tmp_path / "events.csv"
@@ -194,6 +198,7 @@ def test_csv_events_with_machine_open_import_without_a_variant_column(ws_sent, t
     assert set(ev.loc[ev.message_id.isin(s.message_id) & (ev.event != "sent"), "variant"]) == {"A"}  # from the send
 
 
+@pytest.mark.slow
 def test_events_in_the_future_are_warned_about_and_strict_refuses_them(ws_sent, tmp_path):
     s = sent_messages(ws_sent)
     f = tmp_path / "events.csv"
@@ -220,6 +225,7 @@ def test_events_import_of_a_directory_is_a_one_line_error(ws_sent, tmp_path, fmt
 
 
 # -- item 16: a second process on the workspace waits ------------------------------------------
+@pytest.mark.slow
 def test_a_locked_workspace_is_waited_for_with_a_message(tmp_path):
     import os
 
@@ -247,6 +253,7 @@ def test_a_locked_workspace_is_waited_for_with_a_message(tmp_path):
     assert p.returncode == 2 and "needs table 'contacts'" in rest   # it got in, and went on to the real answer
 
 
+@pytest.mark.slow
 def test_a_workspace_locked_longer_than_the_timeout_is_a_one_line_error(tmp_path):
     ws = tmp_path / "ws.duckdb"
     Workspace(ws).set_meta(x=1)

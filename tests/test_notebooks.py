@@ -36,6 +36,7 @@ def test_notebook_is_stored_without_outputs_and_keeps_its_parameters_tag(name):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.slow
 def test_nbstripout_verify_passes():
     exe = Path(sys.executable).with_name("nbstripout")
     res = subprocess.run([str(exe), "--verify", *[str(NOTEBOOKS / f"{n}.ipynb") for n in NAMES]],

@@ -49,6 +49,7 @@ def real(heldout):
 
 
 # -- the data ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_split_shares_no_title_and_no_title_stem():
     df = labeled_titles()
     dev, held = df[df["split"] == "dev"], df[df["split"] == "heldout"]
@@ -62,6 +63,7 @@ def test_split_shares_no_title_and_no_title_stem():
     assert not real["job_title"].map(normalize_title).duplicated().any()
 
 
+@pytest.mark.slow
 def test_every_persona_has_a_real_heldout_support_of_at_least_20_titles(real):
     # the public data holds about 65 product-management and 55 chief-executive titles in all
     counts = real["persona"].value_counts()
@@ -330,6 +332,7 @@ def test_bad_inputs_are_refused_with_one_line_errors():
         personas(pd.DataFrame({"contact_id": ["a"]}))
 
 
+@pytest.mark.slow
 def test_a_damaged_disk_cache_is_refitted_not_trusted(tmp_path, monkeypatch):
     import importlib
 
@@ -346,6 +349,7 @@ def test_a_damaged_disk_cache_is_refitted_not_trusted(tmp_path, monkeypatch):
     assert (tmp_path / f"personas-{key}.pkl").read_bytes()[:1] == b"\x80"   # rewritten as a pickle
 
 
+@pytest.mark.slow
 def test_a_cached_fit_of_another_version_is_refitted(tmp_path, monkeypatch):
     import importlib
     import pickle
@@ -371,6 +375,7 @@ def test_version_names_the_data_recipe_and_thresholds():
     assert default_classifier(review_threshold=0.7).version_ == f"{CLASSIFIER_VERSION}-t0.55-r0.7"
 
 
+@pytest.mark.slow
 def test_two_fits_of_the_recipe_classify_identically():
     """The fit has no unseeded randomness: a cache keyed by the version is safe across runs."""
     df = labeled_titles()

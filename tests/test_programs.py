@@ -124,6 +124,7 @@ def small(tmp_path_factory, simulated):
     return d, ws
 
 
+@pytest.mark.slow
 def test_dry_run_writes_nothing_and_missed_days_are_caught_up(small, tmp_path):
     d, src = small
     ws = copy_workspace(src, tmp_path)
@@ -155,6 +156,7 @@ def test_dry_run_writes_nothing_and_missed_days_are_caught_up(small, tmp_path):
     assert st.duplicated(["contact_id", "entry", "step"]).sum() == 0
 
 
+@pytest.mark.slow
 def test_cli_run_status_readout_and_errors(small, tmp_path):
     d, src = small
     ws = copy_workspace(src, tmp_path)
@@ -179,6 +181,7 @@ def test_cli_run_status_readout_and_errors(small, tmp_path):
     assert r.returncode == 2 and "already running with holdout 0.2" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_second_run_of_the_same_program_is_refused_while_one_runs(small, tmp_path):
     from mof_experiments.errors import MofConfigError
     from mof_experiments.programs.run import _ProgramLock

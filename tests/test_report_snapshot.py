@@ -55,6 +55,7 @@ def _count_labelings(monkeypatch):
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(email=False, experiment_id="mof_email_2026", window_days=20.0),
                                     dict(email=False, min_success=3)])
+@pytest.mark.slow
 def test_loader_through_a_snapshot_equals_the_loader_alone(ws_path, tmp_path, monkeypatch, kwargs):
     monkeypatch.delenv(SNAPSHOT_ENV, raising=False)
     alone = load_report_data(str(ws_path), "2026-05-01", **kwargs)
@@ -84,6 +85,7 @@ def test_the_experiment_notebooks_loader_labels_the_funnel_once(ws_path, monkeyp
     assert len(calls) == 1                     # it was 2: the funnel, then again for the outcomes
 
 
+@pytest.mark.slow
 def test_reuse_labels_only_reuses_the_same_source_date_and_rule(ws_path):
     with Workspace(ws_path, read_only=True) as ws, Workspace(ws_path, read_only=True) as other:
         plain = FUNNEL.label(ws, "2026-05-01")

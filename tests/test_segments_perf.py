@@ -49,6 +49,7 @@ def test_utc_day_equals_the_old_epoch_seconds_expression_at_day_edges(stamp, tmp
 
 
 @pytest.mark.parametrize("as_of", ["2026-03-01", "2026-04-20T13:30:00", "2026-07-04"])
+@pytest.mark.slow
 def test_behavior_equals_the_old_expression_row_for_row(simulated, monkeypatch, as_of):
     path = simulated(companies=300, seed=5)
     with Workspace(path, read_only=True) as ws:
@@ -133,6 +134,7 @@ def test_other_thresholds_give_the_uncached_answers(contacts):
     assert out.hits == 0
 
 
+@pytest.mark.slow
 def test_segment_workspace_stores_the_cache_and_reuses_it(simulated, tmp_path, monkeypatch):
     path = copy_workspace(simulated(companies=400, seed=8), tmp_path)
     with Workspace(path) as ws:

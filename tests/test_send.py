@@ -36,6 +36,7 @@ def server():
         yield s
 
 
+@pytest.mark.slow
 def test_send_500_contacts_delivers_exactly_the_expected_messages(ws_path, server, tmp_path):
     spec_path = write_campaign(tmp_path / "c")
     el = eligible_contacts(ws_path)

@@ -209,6 +209,7 @@ def test_a_symlink_to_the_ledger_takes_the_same_lock(ws_path, tmp_path):
 # -- item 11: a template that fails at run time ------------------------------------------------
 @pytest.mark.parametrize("expr, kind", [("{{ range(10000000)|length }}", "OverflowError"),
                                         ("{{ 1 / 0 }}", "ZeroDivisionError")])
+@pytest.mark.slow
 def test_a_template_that_fails_at_run_time_is_a_one_line_error(ws_path, tmp_path, expr, kind):
     spec = write_campaign(tmp_path / "c")
     (tmp_path / "c" / "t.txt.j2").write_text(f"Hi {expr}\n{{{{ unsubscribe_url }}}}\n", encoding="utf-8")
@@ -268,6 +269,7 @@ def test_a_template_without_the_unsubscribe_link_gets_a_visible_one(ws_path, ser
 
 
 # -- item 15: say what happened when only recording failed -------------------------------------
+@pytest.mark.slow
 def test_when_only_recording_fails_the_run_says_all_were_sent(ws_path, tmp_path, capfd, monkeypatch):
     spec = write_campaign(tmp_path / "c")
     el = sendable(ws_path).head(3)

@@ -26,6 +26,7 @@ def digests(path) -> dict:
                 for t in TABLES}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_workspace_and_other_seed_differs(tmp_path):
     a, b, c = (tmp_path / f"{x}.duckdb" for x in "abc")
     # three chunks of API events each: the chunking is part of what must be reproducible

@@ -16,6 +16,8 @@ from mof_experiments.simulate.behavioral import PROGRAM_EFFECTS
 from mof_experiments.stats import compare_proportions
 from mof_experiments.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # simulations end to end: `make test` runs them, not `make test-fast`
+
 ROOT = Path(__file__).resolve().parents[1]
 RULES = {p: load_program(ROOT / "programs" / f, check_campaigns=False).trigger_rule
          for p, f in (("stuck_on_errors_assist", "stuck_on_errors.yaml"), ("quiet_in_sandbox", "quiet_in_sandbox.yaml"))}
