@@ -184,12 +184,12 @@ def test_cli_run_status_readout_and_errors(small, tmp_path):
 @pytest.mark.slow
 def test_a_second_run_of_the_same_program_is_refused_while_one_runs(small, tmp_path):
     from mof_experiments.errors import MofConfigError
-    from mof_experiments.programs.run import _ProgramLock
+    from mof_experiments.programs.run import _program_lock
 
     d, src = small
     ws = copy_workspace(src, tmp_path)
     prog = _write(tmp_path, _spec(tmp_path))
-    with _ProgramLock(ws, "p1"):
+    with _program_lock(ws, "p1"):
         with pytest.raises(MofConfigError, match="another `mof program run` of this program is running"):
             run_program(prog, workspace=ws, as_of=pd.Timestamp("2026-03-01", tz="UTC"), backend=f"mbox:{tmp_path}/m",
                         ledger=tmp_path / "l.sqlite")

@@ -355,3 +355,22 @@ def test_a_lost_ledger_resends_only_what_no_completed_run_recorded(ws_path, serv
     assert (r.from_workspace, r.sent) == (3, 3)
     again = [e for e in server.recipients() if server.recipients().count(e) == 2]
     assert sorted(set(again)) == sorted(el.email.iloc[3:])
+
+
+@pytest.mark.parametrize("loader, what", [("send", "campaign spec"), ("program", "program spec"), ("plan", "plan file")])
+def test_settings_files_that_are_missing_not_utf8_or_not_yaml_are_one_line_errors(tmp_path, loader, what):
+    from mof_experiments.content import load_plan
+    from mof_experiments.errors import MofConfigError
+    from mof_experiments.programs import load_program
+    from mof_experiments.send import load_spec
+
+    load = {"send": load_spec, "program": load_program, "plan": load_plan}[loader]
+    bad = tmp_path / "x.yaml"
+    with pytest.raises(MofConfigError, match=f"x.yaml: {what} not found"):
+        load(bad)
+    bad.write_bytes(b"subject: caf\xe9\n")          # Latin-1, not UTF-8
+    with pytest.raises(MofConfigError, match=f"x.yaml: {what} is not UTF-8 text"):
+        load(bad)
+    bad.write_text("subject: [unclosed\n", encoding="utf-8")
+    with pytest.raises(MofConfigError, match=f"x.yaml: {what} is not valid YAML"):
+        load(bad)

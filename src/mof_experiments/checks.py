@@ -152,5 +152,26 @@ def pick_metric(values: np.ndarray, metric: str | None, column: str, source: str
     return metric
 
 
-__all__ = ["require_columns", "check_alpha", "check_positive", "labels", "numeric", "finite_array", "is_binary",
+def read_yaml_file(path, what: str):
+    """Read a YAML settings file (campaign, program, plan): ``(Path, data)``.
+
+    One-line :class:`MofConfigError` naming the file when it is missing, not UTF-8 text or not
+    valid YAML (what ``what`` is, e.g. ``"campaign spec"``, is in the message).
+    """
+    from pathlib import Path
+
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise MofConfigError(f"{p}: {what} not found")
+    try:
+        return p, yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise MofConfigError(f"{p}: {what} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise MofConfigError(f"{p}: {what} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
+
+
+__all__ = ["read_yaml_file", "require_columns", "check_alpha", "check_positive", "labels", "numeric", "finite_array", "is_binary",
            "pick_metric", "TRUE_WORDS", "FALSE_WORDS"]

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from mof_experiments.atomic import atomic_path
+from mof_experiments.checks import read_yaml_file
 from mof_experiments.errors import MofConfigError
 
 ZONES = ("feature_highlight", "assistance", "case_study", "roi_calculation", "security", "compliance", "generic")
@@ -102,16 +103,8 @@ def write_plan(plan: ContentPlan, path: str | os.PathLike) -> Path:
 
 def load_plan(path: str | os.PathLike) -> ContentPlan:
     """Read and validate a plan file (module docstring: the rules); one-line errors."""
-    import yaml
-
-    p = Path(path)
+    p, data = read_yaml_file(path, "plan file")
     src = str(p)
-    if not p.is_file():
-        raise MofConfigError(f"{src}: plan file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise MofConfigError(f"{src}: not a valid YAML plan: {' '.join(str(exc).split())[:160]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list) or not data["entries"]:
         raise MofConfigError(f"{src}: expected a mapping with a non-empty list 'entries' (see `mof plan content`)")
     unknown = set(data) - {"plan_id", "experiment_id", "arms", "objective", "entries"}

@@ -118,38 +118,18 @@ def _registration(ws, spec: ProgramSpec) -> pd.DataFrame | None:
     return new
 
 
-class _ProgramLock:
-    """An exclusive ``flock`` on ``<workspace>.<program_id>.lock`` for a whole run: a second run of
-    the same program on the same workspace fails at once (one line) instead of racing the first."""
+def _program_lock(workspace, program_id: str):
+    """An exclusive ``flock`` on ``<workspace>.<program_id>.lock`` for a whole run (the send
+    ledger's lock, :class:`~mof_experiments.send.ledger.LedgerLock`): a second run of the same
+    program on the same workspace fails at once (one line) instead of racing the first."""
+    import os
 
-    def __init__(self, workspace, program_id: str):
-        import os
-        from pathlib import Path
+    from mof_experiments.send.ledger import LedgerLock
 
-        self.path = Path(os.path.realpath(workspace) + f".{program_id}.lock")
-        self._fh = None
-
-    def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return self
-        self._fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.close()
-            self._fh = None
-            from mof_experiments.errors import MofConfigError
-
-            raise MofConfigError(f"another `mof program run` of this program is running on this workspace "
-                                 f"({self.path}); wait for it to finish") from None
-        return self
-
-    def __exit__(self, *exc):
-        if self._fh is not None:
-            self._fh.close()
-        return False
+    path = os.path.realpath(workspace) + f".{program_id}.lock"
+    return LedgerLock(workspace, suffix=f".{program_id}.lock",
+                      busy=f"another `mof program run` of this program is running on this workspace ({path}); "
+                           "wait for it to finish")
 
 
 def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = "dry-run", ledger=None,
@@ -176,7 +156,7 @@ def run_program(program: ProgramSpec | str, *, workspace, as_of, backend: str = 
     if dry_run:
         return _run(spec, workspace, as_of, backend, ledger or DEFAULT_LEDGER, engine, source, True, progress,
                     backoff_seconds, resolve_ambiguous, t0)
-    with _ProgramLock(workspace, spec.program_id):
+    with _program_lock(workspace, spec.program_id):
         return _run(spec, workspace, as_of, backend, ledger or DEFAULT_LEDGER, engine, source, False, progress,
                     backoff_seconds, resolve_ambiguous, t0)
 

@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mof_experiments.checks import read_yaml_file
 from mof_experiments.errors import MofConfigError
 
 PERSONAS = ("PM", "GC", "CSO", "CFO", "CEO", "DEV", "OTHER")
@@ -158,17 +159,8 @@ def load_program(path: str | os.PathLike, *, check_campaigns: bool = True) -> Pr
     from mof_experiments.segments.rules import load_rules, parse_rules
     from mof_experiments.send.spec import load_spec
 
-    p = Path(path)
+    p, data = read_yaml_file(path, "program spec")
     src = str(p)
-    if not p.is_file():
-        raise MofConfigError(f"{src}: program spec not found")
-    try:
-        text = p.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except UnicodeDecodeError:
-        raise MofConfigError(f"{src}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        raise MofConfigError(f"{src}: not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     data = _keys(src, "", data, _TOP)
     pid = data["program_id"]
     if not isinstance(pid, str) or not _ID_RE.match(pid):
@@ -263,7 +255,7 @@ def load_program(path: str | os.PathLike, *, check_campaigns: bool = True) -> Pr
                        holdout=float(hold), stage=stage, max_days=max_days, left_trigger_exits=left,
                        reentry_after_days=reentry, catch_up_days=catch, late_days=late,
                        conversion_window_days=window, description=str(desc), source=src,
-                       digest=hashlib.sha256(text.encode()).hexdigest()[:12])
+                       digest=hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()[:12])
 
 
 __all__ = ["ProgramSpec", "Step", "load_program", "PERSONAS", "CONDITIONS", "PROGRAM_ARM", "HOLDOUT_ARM"]

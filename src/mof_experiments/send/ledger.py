@@ -247,8 +247,10 @@ class LedgerLock:
     releases it when the process dies, even on SIGKILL. A no-op where ``fcntl`` is
     unavailable (Windows)."""
 
-    def __init__(self, path):
-        self.path = Path(os.path.realpath(path) + ".lock")
+    def __init__(self, path, *, suffix: str = ".lock", busy: str | None = None):
+        """``busy``: the one-line error when the lock is held (default: the ledger's message)."""
+        self.path = Path(os.path.realpath(path) + suffix)
+        self._busy = busy
         self._fh = None
 
     def __enter__(self):
@@ -265,8 +267,8 @@ class LedgerLock:
             self._fh = None
             from mof_experiments.errors import MofConfigError
 
-            raise MofConfigError(f"{self.path.with_suffix('')}: another `mof send` is using this ledger; "
-                                 "wait for it to finish") from None
+            raise MofConfigError(self._busy or f"{self.path.with_suffix('')}: another `mof send` is using this "
+                                 "ledger; wait for it to finish") from None
         return self
 
     def __exit__(self, *exc):

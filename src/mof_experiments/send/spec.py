@@ -33,6 +33,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
 
+from mof_experiments.checks import read_yaml_file
 from mof_experiments.errors import MofConfigError
 from mof_experiments.schema import is_valid_email
 
@@ -120,16 +121,8 @@ def load_spec(path: str | os.PathLike) -> CampaignSpec:
     MofConfigError
         one line naming the file and the key.
     """
-    import yaml
-
-    p = Path(path)
+    p, data = read_yaml_file(path, "campaign spec")
     src = str(p)
-    if not p.exists():
-        raise MofConfigError(f"{src}: campaign spec not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise MofConfigError(f"{src}: not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(data, dict):
         raise MofConfigError(f"{src}: expected a mapping of keys (campaign_id, subject, ...)")
     missing = [k for k in REQUIRED if k not in data]
