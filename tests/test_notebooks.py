@@ -320,6 +320,8 @@ def test_index_shows_formatted_headlines_and_keeps_the_raw_ones_in_the_manifest(
     e = _heads(manifest, "engagement_conversion")
     assert f"{100 * e['holdout_effect']:+.1f} pp" in index
     assert index.count("class='mof-takeaway'") == len(manifest["notebooks"])
+    # a program readout before any program ran records its status and reason, not eleven n/a rows
+    assert set(_heads(manifest, "program_readout")) == {"status", "reason", "takeaways"}
 
 
 def _chromium():
