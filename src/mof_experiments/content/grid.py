@@ -235,8 +235,9 @@ def _estimable(t: pd.DataFrame, m: pd.DataFrame, max_mixed_share: float) -> tupl
         return tuple(ok), None
     return (), ("The persona x zone grid cannot be estimated from this experiment: the zone was not randomized "
                 "within persona (each persona got one zone, or every contact got all of its persona's emails). "
-                "Run a content test: `mof simulate --design content_test`, or on real customers randomize the "
-                "zone within persona with `mof assign` (docs/reports.md).")
+                "Run a content test: `mof simulate --design content_test`, or on real customers split each "
+                "persona's emailed cohort at random into one part per zone (docs/reports.md, 'On real "
+                "customers').")
 
 
 __all__ = ["ContentGrid", "content_grid", "content_messages", "GRID_COLUMNS", "GENERIC", "PERSONAS"]
