@@ -144,6 +144,7 @@ def test_best_zone_needs_two_comparable_zones():
     assert not b.loc["PM", "comparable"]
 
 
+@pytest.mark.slow
 def test_20k_content_test_recovers_best_zones_and_covers_the_3x():
     """Acceptance: 20,000 companies, seed 2027 (not used to tune the planted grid). The events are
     the ones `mof simulate --design content_test --companies 20000 --seed 2027` writes, drawn in

@@ -87,6 +87,7 @@ def test_share_converted_by_day_30_per_archetype_covers_the_simulators_truth(lan
     assert arche.loc["fast_adopter", "ci_low"] > arche.loc["tire_kicker", "ci_high"]
 
 
+@pytest.mark.slow
 def test_every_group_is_the_same_when_events_after_the_landmark_are_deleted(landmark_run, sim2000_path, tmp_path):
     """No group is defined after the landmark: remove every API call at or after each company's
     landmark (and its later production), and the groups do not change."""

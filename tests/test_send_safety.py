@@ -144,6 +144,7 @@ def test_a_company_in_a_control_arm_of_any_experiment_is_not_emailed(ws_path, se
 
 
 # -- item 4: a lost ledger ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_lost_ledger_does_not_resend_what_the_workspace_records_as_sent(ws_path, server, tmp_path):
     spec = write_campaign(tmp_path / "c")
     el = sendable(ws_path).head(12)
