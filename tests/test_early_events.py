@@ -180,7 +180,7 @@ def test_contact_groups_equal_the_crosstab_they_replace(sim2000_path):
     assert want.to_numpy().sum() > 0 and (want > 0).sum().gt(0).sum() >= 3
 
 
-def test_qini_band_with_the_perfect_curve_once_equals_the_metric_per_permutation():
+def test_qini_band_and_bootstrap_without_sorting_equal_the_metric_per_resample():
     from mof_experiments.uplift import qini_auc_score, uplift_score
 
     rng = np.random.default_rng(5)
@@ -191,6 +191,12 @@ def test_qini_band_with_the_perfect_curve_once_equals_the_metric_per_permutation
     r = np.random.default_rng(9)
     want = np.array([qini_auc_score(y, r.permutation(u), t) for _ in range(50)])
     assert np.array_equal(s.random_scores, want)
+    i1, i0 = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+    boot = []
+    for _ in range(20):                                   # the bootstrap, one sort per resample
+        idx = np.r_[r.choice(i1, len(i1)), r.choice(i0, len(i0))]
+        boot.append(qini_auc_score(y[idx], u[idx], t[idx]))
+    assert (s.ci_low, s.ci_high) == tuple(np.quantile(boot, [0.025, 0.975]))
     assert s.score == qini_auc_score(y, u, t) and s.score > s.random_high
 
 
