@@ -136,6 +136,12 @@ def send(
                                         help="Send each contact its persona's planned campaign (a plan from `mof "
                                              "plan content`) instead of one CAMPAIGN; every campaign is rendered "
                                              "for its contacts before the first is sent."),
+    experiment: Optional[str] = typer.Option(None, "--experiment",
+                                             help="Send CAMPAIGN under this experiment instead of the spec's "
+                                                  "experiment_id (printed), e.g. a zone test: --experiment mof_zone "
+                                                  "--arm security sends only the contacts assigned security."),
+    arm: Optional[List[str]] = typer.Option(None, "--arm",
+                                            help="Arm(s) of --experiment to send [default: every non-control arm]."),
 ):
     """Send a campaign to a cohort, safely: never twice, never to suppressed, holdout or control.
 
@@ -152,6 +158,21 @@ def send(
         raise MofConfigError(f"--resolve-ambiguous must be resend or skip, got {resolve_ambiguous!r}")
     if (campaign is None) == (plan is None):
         raise MofConfigError("give either a CAMPAIGN spec or --plan PLAN (not both, not neither)")
+    if arm and experiment is None:
+        raise MofConfigError("--arm needs --experiment")
+    if experiment is not None and plan is not None:
+        raise MofConfigError("--experiment is for one CAMPAIGN; a plan sends under its own experiment")
+    if experiment is not None:
+        import dataclasses
+
+        from mof_experiments.send.spec import load_spec
+
+        spec = load_spec(campaign)
+        arms = tuple(_split(arm)) if _split(arm) else None
+        echo_err(f"mof: note: sending {spec.campaign_id} under experiment {experiment} (arms: "
+                 f"{', '.join(arms) if arms else 'every non-control arm'}) instead of the spec's "
+                 f"{spec.experiment_id or 'none'} ({', '.join(spec.arms or ()) or 'every non-control arm'})")
+        campaign = dataclasses.replace(spec, experiment_id=experiment, arms=arms)
     if plan is not None:
         from mof_experiments.send.plan_send import send_plan
 
