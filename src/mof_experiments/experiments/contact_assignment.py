@@ -181,7 +181,8 @@ def assign_contacts_workspace(workspace, experiment_id: str, arms: Mapping[str, 
     new = pd.DataFrame()
     if len(todo):
         new = assign(todo["contact_id"].tolist(), experiment_id, weights, salt=salt, assigned_at=at,
-                     strata=todo["persona"].to_numpy() if stratify else None).rename(columns={"company_id": "contact_id"})
+                     strata=todo["persona"].to_numpy() if stratify else None)
+        new = new.rename(columns={"company_id": "contact_id"})  # the hashed unit is the contact
         new.insert(2, "company_id", todo["company_id"].to_numpy())
         new = new.assign(parent_experiment_id=parent, parent_arm=parent_arm)
     writes = {}
