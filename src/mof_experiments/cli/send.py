@@ -62,6 +62,10 @@ def cohort_export(
     """Export the contacts matching the filters, minus suppressed contacts, the global holdout
     and the control arms of every experiment.
 
+    With a contact-level --experiment (a zone test, `mof assign --unit contact`) --arm selects
+    contacts by their own arm, and the file carries the behavior-aware variables the zone
+    campaigns use (top_error_class, top_error_endpoint), as with --plan.
+
     Prints how many contacts were selected and how many each rule excluded.
     """
     from mof_experiments.cohorts import export_cohort, write_cohort
@@ -86,12 +90,16 @@ def cohort_export(
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
                                experiment_id=experiment, arms=_split(arm), columns=_split(columns),
                                include_control=include_control, exclude_needs_review=exclude_needs_review)
+        from mof_experiments.experiments import experiment_unit
+
+        zone_test = experiment is not None and experiment_unit(ws, experiment) == "contact"
         if planned is not None:  # persona-only entries; segment entries are resolved by `mof send --plan`
+            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
+            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
+        if planned is not None or zone_test:  # for the zone campaigns (a plan's, or a zone test's)
             from mof_experiments.content.context import CONTEXT_COLUMNS, error_context
             from mof_experiments.sources import resolve_as_of
 
-            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
-            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
             # behavior-aware variables of the templates (e.g. the assistance email's error class)
             ctx = error_context(ws, cohort.frame["company_id"], resolve_as_of(ws, None))
             cohort.frame[list(CONTEXT_COLUMNS)] = cohort.frame[["company_id"]].merge(

@@ -26,7 +26,8 @@ Rules (public API; every number of the content grid comes from here)
 - **Contact-level zone test** (real customers: ``mof assign EXP --unit contact --within
   PARENT:ARM``, table ``contact_assignments``): when ``experiment_id`` is that experiment, or
   the company-level parent of exactly one, the company arm (holdout / emailed) comes from the
-  parent; the messages are the zone test's (to an assigned contact, in its assigned zone); the
+  parent; the messages are the zone test's (to an assigned contact, in its assigned zone, sent
+  at or after its assignment: another campaign of that zone before the test does not count); the
   causal lifts are **intention to treat**: every assigned contact counts in its *assigned* zone,
   sent or not, its window starting at its company's assignment in the parent (the clock of the
   parent's holdout, ``lift_vs_holdout``). Engagement still comes from delivered messages.
@@ -166,10 +167,11 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     zones = zone_test_rows(contact_assignments, experiment_id)
     company_exp = experiment_id if zones is None else str(zones["parent_experiment_id"].iloc[0])
     m = content_messages(messages, personas, assignments, experiment_id=company_exp, email_events=email_events)
-    if zones is not None:  # the zone test's messages: to an assigned contact, in its assigned zone
-        own = zones[["contact_id", "arm"]].rename(columns={"arm": "_assigned"})
+    if zones is not None:  # the zone test's messages: to an assigned contact, in its zone, not before assignment
+        own = zones[["contact_id", "arm", "assigned_at"]].rename(columns={"arm": "_zone", "assigned_at": "_at"})
         m = m.merge(own, on="contact_id", how="inner")
-        m = m[m["zone"] == m["_assigned"]].drop(columns="_assigned")
+        keep = (m["zone"] == m["_zone"]) & ~(m["sent_at"] < m["_at"] if "sent_at" in m else False)
+        m = m[keep].drop(columns=["_zone", "_at"])
     m = m[m["arm"] != holdout_arm]
     if m.empty:
         raise MofInputError(f"no messages to emailed companies of {experiment_id!r}", source="email_events",
