@@ -268,3 +268,50 @@ def test_real_customer_route_end_to_end(real, tmp_path):
         clicked = g.table["clicked"].sum()
         assert clicked == sum(1 for i in range(len(rows)) if i % 2)
     assert grids[0].table.equals(grids[1].table)
+
+
+def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
+    """Hand-computed: PM contacts, one per company. Zone test within mof_content:email: e1-e3 security
+    (e3 never sent), e4-e6 generic; h1-h4 the parent's holdout. Converted: e1, e3, e4, h1."""
+    from helpers import email_events, message_rows
+    from mof_experiments.engagement import message_engagement
+
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    emailed, held = [f"e{i}" for i in range(1, 7)], [f"h{i}" for i in range(1, 5)]
+    assignments = pd.DataFrame({"experiment_id": "mof_content", "company_id": emailed + held,
+                                "arm": ["email"] * 6 + ["holdout"] * 4, "assigned_at": t0})
+    personas = pd.DataFrame({"contact_id": [f"p_{c}" for c in emailed + held], "company_id": emailed + held,
+                             "persona": "PM"})
+    conv = {"e1": 5, "e3": 10, "e4": 3, "h1": 7}
+    funnel = pd.DataFrame({"company_id": emailed + held, "first_production_at": [
+        t0 + pd.Timedelta(days=conv[c]) if c in conv else pd.NaT for c in emailed + held]})
+    zones = pd.DataFrame({"experiment_id": "mof_zone", "contact_id": [f"p_{c}" for c in emailed],
+                          "company_id": emailed, "arm": ["security"] * 3 + ["generic"] * 3,
+                          "assigned_at": t0 + pd.Timedelta(days=1), "stratum": "PM",
+                          "parent_experiment_id": "mof_content", "parent_arm": "email"})
+    sent = t0 + pd.Timedelta(days=2)
+    rows = []
+    for i, c in enumerate(["e1", "e2"]):
+        rows += message_rows(f"s{i}", c, f"p_{c}", sent, zone="security", topic="t")
+    for i, c in enumerate(["e4", "e5", "e6"]):
+        rows += message_rows(f"g{i}", c, f"p_{c}", sent, zone="generic", topic="t")
+    rows += message_rows("old", "e4", "p_e4", t0 - pd.Timedelta(days=9), zone="security", topic="t")  # before the test
+    rows += message_rows("other", "e1", "p_e1", sent, zone="case_study", topic="t")  # not its zone
+    ev = email_events(rows)
+    ev["ts"] = ev["ts"].astype("datetime64[us, UTC]")
+    messages = message_engagement(ev)
+    g = content_grid(messages, personas, assignments, funnel, experiment_id="mof_zone",
+                     as_of=t0 + pd.Timedelta(days=90), contact_assignments=zones)
+    assert not g.ok and "cannot be estimated yet" in g.reason and "'mof_zone' randomized the zone" in g.reason
+    t = g.table.set_index(["persona", "zone"])
+    assert list(t.index) == [("PM", "security"), ("PM", "generic")]
+    assert t.loc[("PM", "security"), "delivered"] == 2 and t.loc[("PM", "generic"), "delivered"] == 3
+    assert t.loc[("PM", "security"), "converted"] == 2  # e1 and e3: e3 was never sent, it counts (ITT)
+    assert t.loc[("PM", "security"), "conversion_rate"] == pytest.approx(2 / 3)
+    assert t.loc[("PM", "security"), "lift_vs_generic"] == pytest.approx(2 / 3 - 1 / 3)
+    assert t.loc[("PM", "security"), "lift_vs_holdout"] == pytest.approx(2 / 3 - 1 / 4)
+    assert t.loc[("PM", "generic"), "lift_vs_holdout"] == pytest.approx(1 / 3 - 1 / 4)
+    # without the zone test the same messages are read by the company-level route: the sent zone, 1 of 2
+    plain = content_grid(messages, personas, assignments, funnel, experiment_id="mof_content",
+                         as_of=t0 + pd.Timedelta(days=90)).table.set_index(["persona", "zone"])
+    assert plain.loc[("PM", "security"), "delivered"] == 3  # the old message counts there

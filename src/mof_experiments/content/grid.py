@@ -50,7 +50,7 @@ from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.experiments.contact_assignment import zone_test_rows
 from mof_experiments.experiments.outcomes import converted_within, window_complete
-from mof_experiments.stats import compare_proportions, low_data, wilson_interval
+from mof_experiments.stats import LOW_DATA_EVENTS, LOW_DATA_N, compare_proportions, low_data, wilson_interval
 
 GENERIC = "generic"
 PERSONAS = ("PM", "GC", "CSO", "CFO", "CEO", "DEV")
@@ -208,6 +208,11 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     t = t.assign(_o=t["zone"].map(order).fillna(99)).sort_values(["persona", "_o", "zone"], kind="stable")
     t = t[list(GRID_COLUMNS)].reset_index(drop=True)
     estimable, reason = _estimable(t, m, max_mixed_share)
+    if reason and zones is not None:  # randomized within persona, but too small so far
+        reason = (f"The persona x zone grid cannot be estimated yet: zone test {zones['experiment_id'].iloc[0]!r} "
+                  "randomized the zone within persona, but no persona has two zones with enough data (at least "
+                  f"{LOW_DATA_N} delivered messages, {LOW_DATA_EVENTS} clicks and non-clicks, and a click-rate 95% CI "
+                  f"narrower than max_ci_width = {max_ci_width:g}); send to more contacts or wait for more events.")
     return ContentGrid(t, m.reset_index(drop=True), estimable, reason, experiment_id, window_days,
                        None if zones is None else str(zones["experiment_id"].iloc[0]))
 
