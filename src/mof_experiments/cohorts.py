@@ -22,6 +22,8 @@ of *any* experiment (``experiment_arms.is_control``: reason ``control``), in an 
 not in ``A`` (reason ``other_arm``) or not assigned in ``E`` at all (reason ``not_assigned``).
 A cohort export applies the holdout and control rules too, with or without an experiment
 (``include_control=True`` keeps them, and the export says how many it kept).
+In a **contact-level** experiment (``mof assign --unit contact``) the arm is the contact's, and a
+contact in a control arm of any of them is excluded like a control company (``contact_exclusions``).
 
 Cohort files are *selections*: ``mof send`` takes every address from the workspace's
 ``contacts``, and a file whose ``email`` disagrees with it is refused.
@@ -226,6 +228,17 @@ def control_companies(workspace, assignments: pd.DataFrame | None = None) -> lis
     return sorted(set(asg.loc[hit, "company_id"]))
 
 
+def _excluded(workspace, df: pd.DataFrame, excl: pd.Series, reason: str) -> pd.Series:
+    """Rows whose company has ``reason`` in ``excl`` (``control``: or the contact, contact-level)."""
+    out = df["company_id"].isin(set(excl.index[excl == reason]))
+    if reason == "control":
+        from mof_experiments.experiments.contact_assignment import contact_exclusions
+
+        ce = contact_exclusions(workspace)
+        out = out | df["contact_id"].isin(set(ce.index[ce == "control"]))
+    return out
+
+
 def _as_list(v) -> list[str] | None:
     if v is None:
         return None
@@ -326,22 +339,23 @@ def export_cohort(workspace, *, stage: str | Iterable[str] | None = None,
     if experiment_id is not None or "assignments" in need:
         require_table(workspace, "assignments", "--experiment" if experiment_id else "column 'arm'")
     if experiment_id is not None:
+        from mof_experiments.experiments.contact_assignment import unit_arms
+
         send_arms = check_arms(workspace, experiment_id, arms, include_control=include_control)
-        a = workspace.read("assignments", ["experiment_id", "company_id", "arm"]).astype("str")
-        a = a[a["experiment_id"] == experiment_id][["company_id", "arm"]]
-        df = df.merge(a, on="company_id", how="left")
+        key, a = unit_arms(workspace, experiment_id)  # the contact's arm in a contact-level experiment
+        df = df.merge(a, on=key, how="left")
         step("experiment_arm", df["arm"].isin(send_arms))
     elif "assignments" in need:
         raise MofConfigError("column 'arm' needs --experiment")
     excl = excluded_companies(workspace)
     rules = (("global_holdout", "holdout"), ("control_arm", "control"))
     for name, reason in rules:
-        out = df["company_id"].isin(set(excl.index[excl == reason]))
+        out = _excluded(workspace, df, excl, reason)
         step(name, ~out if not include_control else pd.Series(True, index=df.index))
     step("suppressed", ~suppressed_contacts(workspace, df).to_numpy())
     step("duplicate_email", ~df["email"].map(email_key).duplicated())  # one key per address, as mof send
     # what --include-control kept: contacts in the result that the rules would have removed
-    kept = {name: int(df["company_id"].isin(set(excl.index[excl == reason])).sum()) for name, reason in rules} \
+    kept = {name: int(_excluded(workspace, df, excl, reason).sum()) for name, reason in rules} \
         if include_control else {}
     if "companies" in need:
         co = workspace.read("companies").astype({"company_id": "str"})
@@ -430,5 +444,6 @@ def read_cohort(path: str | os.PathLike) -> pd.DataFrame:
 
 
 __all__ = ["Cohort", "export_cohort", "ensure_suppressions_table", "write_cohort", "read_cohort", "suppressed_contacts",
-           "excluded_companies", "control_companies", "check_arms", "neutralize_formulas", "restore_formulas", "read_suppressions", "require_table", "SUPPRESSIONS_TABLE",
-           "SUPPRESSION_COLUMNS", "AVAILABLE_COLUMNS", "DEFAULT_COLUMNS"]
+           "excluded_companies", "control_companies", "check_arms", "neutralize_formulas", "restore_formulas",
+           "read_suppressions", "require_table", "SUPPRESSIONS_TABLE", "SUPPRESSION_COLUMNS", "AVAILABLE_COLUMNS",
+           "DEFAULT_COLUMNS"]

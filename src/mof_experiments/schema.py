@@ -179,6 +179,15 @@ TABLES: dict[str, TableSpec] = {
         key=("experiment_id", "company_id"),
         doc="experiment arm per company (unit of randomization: the company)",
     ),
+    "contact_assignments": TableSpec(
+        "contact_assignments",
+        (Column("experiment_id", STRING), Column("contact_id", STRING), Column("company_id", STRING),
+         Column("arm", STRING), Column("assigned_at", TIMESTAMP),
+         Column("stratum", STRING, required=False, nullable=True),
+         Column("parent_experiment_id", STRING), Column("parent_arm", STRING)),
+        key=("experiment_id", "contact_id"),
+        doc="experiment arm per contact, within a company arm (parent_experiment_id, parent_arm)",
+    ),
     "experiment_arms": TableSpec(
         "experiment_arms",
         (

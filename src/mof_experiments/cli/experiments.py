@@ -34,24 +34,58 @@ def assign(
     stage: Optional[List[str]] = typer.Option(None, "--stage",
                                               help="Only companies at this funnel stage (signed_up, sandbox, "
                                                    "production; repeatable). Needs `mof label` first."),
-    stratify: Optional[str] = typer.Option(None, "--stratify",
+    stratify: Optional[str] = typer.Option(None, "--stratify", "--strata",
                                            help="Column of companies (e.g. plan) or of the funnel table (e.g. "
-                                                "stage): arms are balanced within each value."),
+                                                "stage): arms are balanced within each value. With --unit contact: "
+                                                "persona (the default there)."),
+    unit: str = typer.Option("company", "--unit",
+                             help="What is randomized: company (default; table assignments) or contact (table "
+                                  "contact_assignments; needs --within)."),
+    within: Optional[str] = typer.Option(None, "--within",
+                                         help="With --unit contact: PARENT_EXPERIMENT:ARM, e.g. mof_content:email. "
+                                              "Only the contacts of the companies in that (non-control) arm are "
+                                              "assigned, each persona's contacts balanced across the arms to within "
+                                              "one contact; never the parent's holdout, the global holdout or "
+                                              "contacts suppressed at assignment. Needs `mof segment` (personas)."),
     salt: str = typer.Option("mof-v1", "--salt", help="Hash salt; change it only to re-randomize on purpose."),
     workspace: Optional[Path] = workspace_option(),
 ):
-    """Assign companies to arms by salted hashing and record them in `assignments`.
+    """Assign companies (or, with --unit contact, contacts) to arms by salted hashing and record
+    them in `assignments` (or `contact_assignments`).
 
     Companies: all in the workspace, or those of --cohort, restricted to --stage if given.
 
-    Deterministic: sha256("SALT:EXPERIMENT:COMPANY") -> u in [0,1) -> arm by cumulative weights.
-    Re-running keeps existing rows and appends only companies not yet assigned; the arms are
+    Deterministic: sha256("SALT:EXPERIMENT:UNIT") -> u in [0,1) -> arm by cumulative weights.
+    Re-running keeps existing rows and appends only units not yet assigned; the arms are
     registered in `experiment_arms` (control arms flagged, never emailed).
+
+    A zone test on real customers: `mof assign mof_content --arms holdout=0.2,email=0.8`, `mof
+    segment`, then `mof assign mof_zone --unit contact --within mof_content:email --arms
+    feature_highlight=1,assistance=1,case_study=1,roi_calculation=1,security=1,compliance=1,generic=1`:
+    each emailed contact gets one zone, balanced within persona; a campaign of experiment mof_zone
+    sends a contact only the campaign of its own zone (docs/reports.md, "On real customers").
     """
     from mof_experiments.checks import require_columns
-    from mof_experiments.experiments import assign_workspace
+    from mof_experiments.errors import MofConfigError
+    from mof_experiments.experiments import assign_contacts_workspace, assign_workspace
     from mof_experiments.workspace import Workspace, read_input_file
 
+    if unit not in ("company", "contact"):
+        raise MofConfigError(f"--unit must be company or contact, got {unit!r}")
+    if unit == "contact":
+        if within is None:
+            raise MofConfigError("--unit contact needs --within PARENT_EXPERIMENT:ARM (e.g. mof_content:email)")
+        given = [o for o, v in (("--global-holdout", global_holdout), ("--cohort", cohort), ("--stage", stage)) if v]
+        if given:
+            raise MofConfigError(f"{given[0]} is for company-level assignment; with --unit contact the parent arm "
+                                 "(--within) decides who is assigned")
+        with Workspace(resolve_workspace(workspace), must_exist=True) as ws:
+            result = assign_contacts_workspace(ws, experiment, arms, within=within, control=control, salt=salt,
+                                               stratify=stratify or "persona")
+        typer.echo(str(result))
+        return
+    if within is not None:
+        raise MofConfigError("--within needs --unit contact (it randomizes contacts within a company arm)")
     ids = None
     if cohort is not None:
         df = read_input_file(cohort)

@@ -19,7 +19,8 @@ def plan_content(
     workspace: Optional[Path] = workspace_option(),
     experiment: str = typer.Option("mof_email_2026", "--experiment",
                                    help="The content test's experiment (read); also the experiment the plan "
-                                        "sends under (who may be emailed)."),
+                                        "sends under (who may be emailed). A contact-level zone test (mof assign "
+                                        "--unit contact) is read, and the plan sends under its parent's arm."),
     arm: Optional[List[str]] = typer.Option(None, "--arm", help="Arm(s) to send to [default: email]."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Cut-off date (UTC) [default: end of the data]."),
     campaigns_dir: str = typer.Option("campaigns", "--campaigns-dir",
@@ -39,12 +40,19 @@ def plan_content(
 
     data = load_report_data(str(resolve_workspace(workspace)), as_of or "")
     grid = content_grid(data.messages, data.personas, data.assignments, data.funnel, experiment_id=experiment,
-                        as_of=data.as_of, engagements=data.engagements)
+                        as_of=data.as_of, engagements=data.engagements, contact_assignments=data.contact_assignments)
     if not grid.ok:
         raise MofInputError(grid.reason, source=str(resolve_workspace(workspace)), column="zone")
     best = best_zones(grid.table, min_delivered=min_delivered, seed=seed, personas=list(grid.estimable))
-    plan = build_plan(best, plan_id=f"content_{data.as_of:%Y-%m-%d}", experiment_id=experiment,
-                      arms=arm or ["email"], campaigns_dir=campaigns_dir)
+    send_exp, send_arms = experiment, arm or ["email"]
+    if grid.zone_experiment_id is not None and experiment == grid.zone_experiment_id:
+        # a zone test read: the plan sends under its parent's emailed arm (every zone's contacts)
+        z = data.contact_assignments
+        z = z[z["experiment_id"] == experiment]
+        send_exp, send_arms = str(z["parent_experiment_id"].iloc[0]), arm or [str(z["parent_arm"].iloc[0])]
+        typer.echo(f"read zone test {experiment}; the plan sends under {send_exp} ({', '.join(send_arms)})")
+    plan = build_plan(best, plan_id=f"content_{data.as_of:%Y-%m-%d}", experiment_id=send_exp,
+                      arms=send_arms, campaigns_dir=campaigns_dir)
     write_plan(plan, out)
     typer.echo(f"plan {plan.plan_id}: {len(plan.entries)} personas -> {out}")
     for e in plan.entries:

@@ -62,6 +62,10 @@ def cohort_export(
     """Export the contacts matching the filters, minus suppressed contacts, the global holdout
     and the control arms of every experiment.
 
+    With a contact-level --experiment (a zone test, `mof assign --unit contact`) --arm selects
+    contacts by their own arm, and the file carries the behavior-aware variables the zone
+    campaigns use (top_error_class, top_error_endpoint), as with --plan.
+
     Prints how many contacts were selected and how many each rule excluded.
     """
     from mof_experiments.cohorts import export_cohort, write_cohort
@@ -86,12 +90,16 @@ def cohort_export(
         cohort = export_cohort(ws, stage=_split(stage), personas=_split(persona), segments=_split(segment),
                                experiment_id=experiment, arms=_split(arm), columns=_split(columns),
                                include_control=include_control, exclude_needs_review=exclude_needs_review)
+        from mof_experiments.experiments import experiment_unit
+
+        zone_test = experiment is not None and experiment_unit(ws, experiment) == "contact"
         if planned is not None:  # persona-only entries; segment entries are resolved by `mof send --plan`
+            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
+            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
+        if planned is not None or zone_test:  # for the zone campaigns (a plan's, or a zone test's)
             from mof_experiments.content.context import CONTEXT_COLUMNS, error_context
             from mof_experiments.sources import resolve_as_of
 
-            by_persona = {e.persona: e.campaign for e in reversed(planned.entries)}
-            cohort.frame["planned_campaign"] = cohort.frame["persona"].map(by_persona)
             # behavior-aware variables of the templates (e.g. the assistance email's error class)
             ctx = error_context(ws, cohort.frame["company_id"], resolve_as_of(ws, None))
             cohort.frame[list(CONTEXT_COLUMNS)] = cohort.frame[["company_id"]].merge(
@@ -136,6 +144,12 @@ def send(
                                         help="Send each contact its persona's planned campaign (a plan from `mof "
                                              "plan content`) instead of one CAMPAIGN; every campaign is rendered "
                                              "for its contacts before the first is sent."),
+    experiment: Optional[str] = typer.Option(None, "--experiment",
+                                             help="Send CAMPAIGN under this experiment instead of the spec's "
+                                                  "experiment_id (printed), e.g. a zone test: --experiment mof_zone "
+                                                  "--arm security sends only the contacts assigned security."),
+    arm: Optional[List[str]] = typer.Option(None, "--arm",
+                                            help="Arm(s) of --experiment to send [default: every non-control arm]."),
 ):
     """Send a campaign to a cohort, safely: never twice, never to suppressed, holdout or control.
 
@@ -152,6 +166,21 @@ def send(
         raise MofConfigError(f"--resolve-ambiguous must be resend or skip, got {resolve_ambiguous!r}")
     if (campaign is None) == (plan is None):
         raise MofConfigError("give either a CAMPAIGN spec or --plan PLAN (not both, not neither)")
+    if arm and experiment is None:
+        raise MofConfigError("--arm needs --experiment")
+    if experiment is not None and plan is not None:
+        raise MofConfigError("--experiment is for one CAMPAIGN; a plan sends under its own experiment")
+    if experiment is not None:
+        import dataclasses
+
+        from mof_experiments.send.spec import load_spec
+
+        spec = load_spec(campaign)
+        arms = tuple(_split(arm)) if _split(arm) else None
+        echo_err(f"mof: note: sending {spec.campaign_id} under experiment {experiment} (arms: "
+                 f"{', '.join(arms) if arms else 'every non-control arm'}) instead of the spec's "
+                 f"{spec.experiment_id or 'none'} ({', '.join(spec.arms or ()) or 'every non-control arm'})")
+        campaign = dataclasses.replace(spec, experiment_id=experiment, arms=arms)
     if plan is not None:
         from mof_experiments.send.plan_send import send_plan
 

@@ -23,6 +23,14 @@ Rules (public API; every number of the content grid comes from here)
   click-rate interval wider than ``max_ci_width``. It is shown, flagged, and given no rating.
 - **Rating** ``low`` / ``mid`` / ``high``: terciles of the click rate **within persona** among
   the persona's rows with enough data.
+- **Contact-level zone test** (real customers: ``mof assign EXP --unit contact --within
+  PARENT:ARM``, table ``contact_assignments``): when ``experiment_id`` is that experiment, or
+  the company-level parent of exactly one, the company arm (holdout / emailed) comes from the
+  parent; the messages are the zone test's (to an assigned contact, in its assigned zone, sent
+  at or after its assignment: another campaign of that zone before the test does not count); the
+  causal lifts are **intention to treat**: every assigned contact counts in its *assigned* zone,
+  sent or not, its window starting at its company's assignment in the parent (the clock of the
+  parent's holdout, ``lift_vs_holdout``). Engagement still comes from delivered messages.
 - **Estimable**: the grid can only be read when the zone was randomized within persona: a
   persona is estimable when it has at least two zones with enough data and at most
   ``max_mixed_share`` (5%) of its contacts got more than one zone. The default ``holdout``
@@ -40,8 +48,9 @@ import pandas as pd
 from mof_experiments.attribution.content import tercile_rating
 from mof_experiments.checks import require_columns
 from mof_experiments.errors import MofInputError
+from mof_experiments.experiments.contact_assignment import zone_test_rows
 from mof_experiments.experiments.outcomes import converted_within, window_complete
-from mof_experiments.stats import compare_proportions, low_data, wilson_interval
+from mof_experiments.stats import LOW_DATA_EVENTS, LOW_DATA_N, compare_proportions, low_data, wilson_interval
 
 GENERIC = "generic"
 PERSONAS = ("PM", "GC", "CSO", "CFO", "CEO", "DEV")
@@ -62,7 +71,8 @@ GRID_COLUMNS = (
 class ContentGrid:
     """The grid: ``table`` (columns ``GRID_COLUMNS``, one row per persona x zone), the per-message
     frame it was computed from (``messages``: persona, zone, contact_id, delivered, clicked, ...),
-    which personas are ``estimable`` and, if none is, the ``reason``."""
+    which personas are ``estimable`` and, if none is, the ``reason``; ``zone_experiment_id`` is
+    the contact-level zone test read (None: the zones of a company-level experiment)."""
 
     table: pd.DataFrame
     messages: pd.DataFrame
@@ -70,6 +80,7 @@ class ContentGrid:
     reason: str | None
     experiment_id: str
     window_days: float
+    zone_experiment_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,7 +139,8 @@ def _contact_outcomes(assignments, funnel, personas, experiment_id, window_days,
 def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd.DataFrame, funnel: pd.DataFrame,
                  *, experiment_id: str, as_of, holdout_arm: str = "holdout", window_days: float = 30.0,
                  attribution_days: float = 14.0, max_ci_width: float = 0.15, max_mixed_share: float = 0.05,
-                 engagements: pd.DataFrame | None = None, email_events: pd.DataFrame | None = None) -> ContentGrid:
+                 engagements: pd.DataFrame | None = None, email_events: pd.DataFrame | None = None,
+                 contact_assignments: pd.DataFrame | None = None) -> ContentGrid:
     """The persona x zone grid (see the module docstring for every rule).
 
     Parameters
@@ -143,6 +155,8 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     engagements : :func:`mof_experiments.engagement.human_engagements` (every human open / click)
         for assisted conversion; None: first opens only.
     email_events : optional raw events, for ``complaint_rate`` when ``messages`` has no ``complained``.
+    contact_assignments : the ``contact_assignments`` table; used when ``experiment_id`` is a
+        contact-level zone test or its parent (module docstring), ignored otherwise.
 
     Returns
     -------
@@ -150,7 +164,14 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     """
     from mof_experiments.attribution.content import assisted_messages
 
-    m = content_messages(messages, personas, assignments, experiment_id=experiment_id, email_events=email_events)
+    zones = zone_test_rows(contact_assignments, experiment_id)
+    company_exp = experiment_id if zones is None else str(zones["parent_experiment_id"].iloc[0])
+    m = content_messages(messages, personas, assignments, experiment_id=company_exp, email_events=email_events)
+    if zones is not None:  # the zone test's messages: to an assigned contact, in its zone, not before assignment
+        own = zones[["contact_id", "arm", "assigned_at"]].rename(columns={"arm": "_zone", "assigned_at": "_at"})
+        m = m.merge(own, on="contact_id", how="inner")
+        keep = (m["zone"] == m["_zone"]) & ~(m["sent_at"] < m["_at"] if "sent_at" in m else False)
+        m = m[keep].drop(columns=["_zone", "_at"])
     m = m[m["arm"] != holdout_arm]
     if m.empty:
         raise MofInputError(f"no messages to emailed companies of {experiment_id!r}", source="email_events",
@@ -176,7 +197,7 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     t["unsubscribe_rate"] = t["unsub"] / ns
     t["complaint_rate"] = t["compl"] / ns
     t["bounce_rate"] = t["bounced"] / ns
-    t = _add_lifts(t, m, assignments, funnel, personas, experiment_id, holdout_arm, window_days, as_of)
+    t = _add_lifts(t, m, assignments, funnel, personas, company_exp, holdout_arm, window_days, as_of, zones)
     width = t["click_ci_high"] - t["click_ci_low"]
     t["too_little_data"] = low_data(t["delivered"], t["clicked"]) | ~(width <= max_ci_width)
     t["rating"] = pd.Series(pd.NA, index=t.index, dtype="object")
@@ -187,11 +208,18 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     t = t.assign(_o=t["zone"].map(order).fillna(99)).sort_values(["persona", "_o", "zone"], kind="stable")
     t = t[list(GRID_COLUMNS)].reset_index(drop=True)
     estimable, reason = _estimable(t, m, max_mixed_share)
-    return ContentGrid(t, m.reset_index(drop=True), estimable, reason, experiment_id, window_days)
+    if reason and zones is not None:  # randomized within persona, but too small so far
+        reason = (f"The persona x zone grid cannot be estimated yet: zone test {zones['experiment_id'].iloc[0]!r} "
+                  "randomized the zone within persona, but no persona has two zones with enough data (at least "
+                  f"{LOW_DATA_N} delivered messages, {LOW_DATA_EVENTS} clicks and non-clicks, and a click-rate 95% CI "
+                  f"narrower than max_ci_width = {max_ci_width:g}); send to more contacts or wait for more events.")
+    return ContentGrid(t, m.reset_index(drop=True), estimable, reason, experiment_id, window_days,
+                       None if zones is None else str(zones["experiment_id"].iloc[0]))
 
 
-def _add_lifts(t, m, assignments, funnel, personas, experiment_id, holdout_arm, window_days, as_of):
-    """Conversion per persona x zone (contacts) and the Newcomb lifts vs generic and vs holdout."""
+def _add_lifts(t, m, assignments, funnel, personas, experiment_id, holdout_arm, window_days, as_of, zones=None):
+    """Conversion per persona x zone (contacts) and the Newcomb lifts vs generic and vs holdout;
+    with ``zones`` (a contact-level zone test) each assigned contact in its assigned zone (ITT)."""
     for c in ("converted", "conversion_rate", "lift_vs_generic", "lift_vs_generic_ci_low", "lift_vs_generic_ci_high",
               "lift_vs_holdout", "lift_vs_holdout_ci_low", "lift_vs_holdout_ci_high"):
         t[c] = np.nan
@@ -199,8 +227,11 @@ def _add_lifts(t, m, assignments, funnel, personas, experiment_id, holdout_arm, 
         return t
     oc = _contact_outcomes(assignments, funnel, personas, experiment_id, window_days, as_of)
     conv = oc.set_index("contact_id")["converted"]
-    # the zone of each emailed contact: its (first) message's zone
-    zc = m.sort_values("sent_at" if "sent_at" in m else "message_id").drop_duplicates("contact_id")
+    if zones is None:  # the zone of each emailed contact: its (first) message's zone
+        zc = m.sort_values("sent_at" if "sent_at" in m else "message_id").drop_duplicates("contact_id")
+    else:  # intention to treat: the assigned zone, sent or not
+        zc = zones[["contact_id", "arm"]].rename(columns={"arm": "zone"}).merge(
+            oc[["contact_id", "persona"]].drop_duplicates("contact_id"), on="contact_id", how="inner")
     zc = zc[["contact_id", "persona", "zone"]].assign(converted=lambda x: x["contact_id"].map(conv))
     zc = zc[zc["converted"].notna()]
     cz = zc.groupby(["persona", "zone"])["converted"].agg(["sum", "size"])
@@ -235,9 +266,9 @@ def _estimable(t: pd.DataFrame, m: pd.DataFrame, max_mixed_share: float) -> tupl
         return tuple(ok), None
     return (), ("The persona x zone grid cannot be estimated from this experiment: the zone was not randomized "
                 "within persona (each persona got one zone, or every contact got all of its persona's emails). "
-                "Run a content test: `mof simulate --design content_test`, or on real customers split each "
-                "persona's emailed cohort at random into one part per zone (docs/reports.md, 'On real "
-                "customers').")
+                "Run a content test: `mof simulate --design content_test`, or on real customers randomize the "
+                "zone within persona with `mof assign EXP --unit contact --within PARENT:ARM` and read it with "
+                "experiment_id=EXP (docs/reports.md, 'On real customers').")
 
 
 __all__ = ["ContentGrid", "content_grid", "content_messages", "GRID_COLUMNS", "GENERIC", "PERSONAS"]

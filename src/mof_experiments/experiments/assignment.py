@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.errors import MofConfigError, MofInputError
-from mof_experiments.experiments.registry import assignments_of, registered_arms
+from mof_experiments.experiments.registry import assignments_of, experiment_unit, registered_arms
 from mof_experiments.schema import GLOBAL_HOLDOUT_EXPERIMENT, STAGES, validate
 
 #: Salt of experiment assignments (change it only to re-randomize deliberately).
@@ -201,6 +201,26 @@ def _arms_frame(experiment_id: str, weights: Mapping[str, float], control: Itera
                          "is_control": [a in control for a in weights]})
 
 
+def control_arms(weights: Mapping[str, float], control: str | Sequence[str] | None, *,
+                 required: bool = True) -> list[str]:
+    """The control arm(s): ``control`` (names, comma-separated), else the arms named ``control``
+    or ``holdout``; with ``required`` (company-level experiments) there must be one. Never
+    every arm."""
+    if control is None:
+        ctrl = [a for a in weights if a.lower() in ("control", "holdout")]
+        if not ctrl and required:
+            raise MofConfigError(f"no control arm among {', '.join(weights)}: name one with --control ARM")
+    else:
+        ctrl = [control] if isinstance(control, str) else list(control)
+        ctrl = [c.strip() for part in ctrl for c in part.split(",") if c.strip()]
+        unknown = [c for c in ctrl if c not in weights]
+        if unknown:
+            raise MofConfigError(f"--control {unknown[0]!r} is not one of the arms ({', '.join(weights)})")
+    if len(ctrl) == len(weights):
+        raise MofConfigError("every arm is a control arm: at least one arm must be treated")
+    return ctrl
+
+
 def _check_registration(reg: pd.DataFrame, new: pd.DataFrame, experiment_id: str) -> None:
     if reg.empty:
         return
@@ -241,18 +261,10 @@ def assign_workspace(workspace, experiment_id: str, arms: Mapping[str, float] | 
     weights = parse_arms(arms)
     if experiment_id == GLOBAL_HOLDOUT_EXPERIMENT:
         raise MofConfigError(f"{GLOBAL_HOLDOUT_EXPERIMENT!r} is reserved for the global holdout (use --global-holdout)")
-    if control is None:
-        ctrl = [a for a in weights if a.lower() in ("control", "holdout")]
-        if not ctrl:
-            raise MofConfigError(f"no control arm among {', '.join(weights)}: name one with --control ARM")
-    else:
-        ctrl = [control] if isinstance(control, str) else list(control)
-        ctrl = [c.strip() for part in ctrl for c in part.split(",") if c.strip()]
-        unknown = [c for c in ctrl if c not in weights]
-        if unknown:
-            raise MofConfigError(f"--control {unknown[0]!r} is not one of the arms ({', '.join(weights)})")
-    if len(ctrl) == len(weights):
-        raise MofConfigError("every arm is a control arm: at least one arm must be treated")
+    ctrl = control_arms(weights, control)
+    if experiment_unit(workspace, experiment_id) == "contact":
+        raise MofConfigError(f"experiment {experiment_id!r} is a contact-level experiment (contact_assignments); "
+                             "use a new experiment id for a company-level one")
 
     companies = workspace.read("companies")
     if company_ids is None:
@@ -362,4 +374,5 @@ def excluded_companies(workspace, experiment_id: str) -> set[str]:
 
 
 __all__ = ["DEFAULT_SALT", "GLOBAL_HOLDOUT_SALT", "HOLDOUT_ARM", "ELIGIBLE_ARM", "hash_unit", "parse_arms",
-           "assign", "assign_global_holdout", "assign_workspace", "AssignmentResult", "excluded_companies"]
+           "assign", "assign_global_holdout", "assign_workspace", "AssignmentResult", "excluded_companies",
+           "control_arms"]

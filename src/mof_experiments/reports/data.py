@@ -52,8 +52,9 @@ class ReportData:
     ``as_of``; None when email was not requested), ``engagements``
     (:func:`~mof_experiments.engagement.human_engagements`), ``personas`` (:func:`load_personas`,
     or None), ``experiment`` (:class:`~mof_experiments.experiments.ExperimentData` when an
-    experiment was requested, else None) and ``truth`` (the simulator's ``sim_*`` tables by
-    name; empty for real data).
+    experiment was requested, else None), ``truth`` (the simulator's ``sim_*`` tables by
+    name; empty for real data) and ``contact_assignments`` (contact-level experiments, assigned
+    before ``as_of``; None when the workspace has none).
     """
 
     workspace_path: str
@@ -66,6 +67,7 @@ class ReportData:
     personas: pd.DataFrame | None = field(default=None, repr=False)
     experiment: ExperimentData | None = field(default=None, repr=False)
     truth: dict = field(default_factory=dict, repr=False)
+    contact_assignments: pd.DataFrame | None = field(default=None, repr=False)
     early_events: Callable | None = field(default=None, repr=False, compare=False)
 
     @contextmanager
@@ -140,8 +142,11 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
         def read_tables():
             asg = ws.read("assignments") if ws.has("assignments") else pd.DataFrame(
                 columns=["experiment_id", "company_id", "arm", "assigned_at"])
+            ca = ws.read("contact_assignments") if ws.has("contact_assignments") else None
+            ca = None if ca is None else ca[ca["assigned_at"] < cutoff].reset_index(drop=True)
             return dict(companies=ws.read("companies"), assignments=asg[asg["assigned_at"] < cutoff].reset_index(drop=True),
-                        truth={n: ws.read(n) for n in TRUTH_TABLES if ws.has(n)})
+                        truth={n: ws.read(n) for n in TRUTH_TABLES if ws.has(n)},
+                        contact_assignments=ca)
 
         def read_email():
             ev = ws.read("email_events")
@@ -188,7 +193,8 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
                        min_success=min_success)
         data = ReportData(workspace_path=str(ws.path.resolve()), as_of=t, funnel=funnel,
                           companies=tables["companies"], assignments=tables["assignments"], messages=msgs,
-                          engagements=eng, personas=per, experiment=exp, truth=tables["truth"], early_events=early)
+                          engagements=eng, personas=per, experiment=exp, truth=tables["truth"],
+                          contact_assignments=tables.get("contact_assignments"), early_events=early)
     return data
 
 

@@ -12,7 +12,9 @@ file whose ``email`` disagrees with the workspace's is refused before anything i
    ``email-validator``, or needs SMTPUTF8), ``suppressed``
    (:func:`mof_experiments.cohorts.suppressed_contacts` plus the ledger's suppressions),
    ``holdout`` / ``control`` / ``other_arm`` / ``not_assigned`` (from ``assignments`` and
-   ``experiment_arms``; ``control`` is a control arm of *any* experiment), ``duplicate_email``,
+   ``experiment_arms``; ``control`` is a control arm of *any* experiment; for a contact-level
+   experiment, ``mof assign --unit contact``, the contact's own arm in ``contact_assignments``,
+   and a contact in a control arm of any of them is ``control``), ``duplicate_email``,
    ``frequency_cap`` (sends of *any* campaign to the contact in the last ``days``: ledger
    ``sent`` rows plus workspace ``email_events`` ``sent`` rows not in the ledger). Rows already
    ``sent`` or ``failed_permanent`` are left alone, and so are rows a human skipped

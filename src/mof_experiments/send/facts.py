@@ -3,7 +3,9 @@
 The workspace decides who may be emailed and at which address: per contact its address and
 company, whether it is suppressed (:func:`mof_experiments.cohorts.suppressed_contacts`), the
 companies excluded (:func:`mof_experiments.cohorts.excluded_companies`: holdout, control,
-other arm), the companies assigned in the campaign's experiment, the ``sent`` events in the
+other arm), the companies assigned in the campaign's experiment (for a contact-level experiment:
+the contacts assigned and the contacts excluded, :func:`mof_experiments.experiments.contact_exclusions`:
+control arm of any contact-level experiment, other arm), the ``sent`` events in the
 frequency-cap window, and this campaign's messages already recorded as sent (by campaign and
 contact, or by Message-ID: the guard against a new or lost ledger).
 """
@@ -33,6 +35,8 @@ class WorkspaceFacts:
     assigned: set | None
     recent_sent: pd.DataFrame   # contact_id, message_id of 'sent' events in the cap window
     already_sent: pd.DataFrame  # contact_id, message_id, ts of this campaign's 'sent' events
+    excluded_contacts: pd.Series = None  # contact_id -> reason (control, other_arm)
+    assigned_contacts: set | None = None  # contacts assigned in a contact-level experiment
 
 
 def load_workspace_facts(workspace_path, spec: CampaignSpec, window_start: datetime | None,
@@ -43,6 +47,7 @@ def load_workspace_facts(workspace_path, spec: CampaignSpec, window_start: datet
     cohort's deterministic Message-IDs (matched against recorded ``sent`` events)."""
     from mof_experiments.cohorts import (excluded_companies, read_suppressions, require_table,
                                          suppressed_contacts)
+    from mof_experiments.experiments import contact_assignments_of, contact_exclusions, experiment_unit
     from mof_experiments.workspace import Workspace
 
     with Workspace(workspace_path, read_only=True, must_exist=True) as ws:
@@ -61,8 +66,11 @@ def load_workspace_facts(workspace_path, spec: CampaignSpec, window_start: datet
             contacts = contacts.merge(t, on=key, how="left")
         sup = read_suppressions(ws)
         excl = excluded_companies(ws, spec.experiment_id, spec.arms)
-        assigned = None
-        if spec.experiment_id is not None:
+        excl_contacts = contact_exclusions(ws, spec.experiment_id, spec.arms)
+        assigned = assigned_contacts = None
+        if spec.experiment_id is not None and experiment_unit(ws, spec.experiment_id) == "contact":
+            assigned_contacts = set(contact_assignments_of(ws, spec.experiment_id)["contact_id"].astype(str))
+        elif spec.experiment_id is not None:
             a = ws.read("assignments", ["experiment_id", "company_id"]).astype("str")
             assigned = set(a.loc[a["experiment_id"] == spec.experiment_id, "company_id"])
         recent = pd.DataFrame({"contact_id": pd.Series(dtype="str"), "message_id": pd.Series(dtype="str")})
@@ -83,7 +91,8 @@ def load_workspace_facts(workspace_path, spec: CampaignSpec, window_start: datet
                 mine = mine | t.message_id.isin(ids.message_id)
 
             done = to_pandas(t.filter((t.event == "sent") & mine).select("contact_id", "message_id", "ts"))
-    return WorkspaceFacts(contacts.set_index("contact_id"), sup, excl, assigned, recent, done)
+    return WorkspaceFacts(contacts.set_index("contact_id"), sup, excl, assigned, recent, done, excl_contacts,
+                          assigned_contacts)
 
 
 __all__ = ["WORKSPACE_FIELDS", "WorkspaceFacts", "load_workspace_facts"]

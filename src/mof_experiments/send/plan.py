@@ -143,6 +143,10 @@ def plan_and_render(spec: CampaignSpec, cohort: pd.DataFrame, *, workspace_path,
             reason = facts.excluded[company]
         elif facts.assigned is not None and company not in facts.assigned:
             reason = "not_assigned"
+        elif cid in facts.excluded_contacts.index:  # a contact-level experiment's control or other arm
+            reason = facts.excluded_contacts[cid]
+        elif facts.assigned_contacts is not None and cid not in facts.assigned_contacts:
+            reason = "not_assigned"
         elif email_key(address) in seen_emails:
             reason = "duplicate_email"
         elif spec.frequency_cap and cap_counts.get(cid, 0) >= spec.frequency_cap.max_emails:

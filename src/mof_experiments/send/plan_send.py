@@ -10,7 +10,11 @@ Rules (:func:`send_plan`):
 2. The persona of each cohort contact comes from the workspace ``personas`` table (never from
    the file: a ``persona`` column of the file is replaced, so the copy matches the campaign); a
    contact whose persona (and segment) has no entry is not sent, and counted.
-3. **Nothing is sent until everything renders**: every campaign is first planned and rendered
+3. When the plan's experiment is **contact-level** (a zone test, ``mof assign --unit contact``)
+   each entry's campaign is sent under the arm named like its zone only (within the plan's
+   arms): a contact gets its persona's planned campaign only if it was assigned that zone, so
+   the plan never sends a contact another zone than its own (the others are ``other_arm``).
+4. **Nothing is sent until everything renders**: every campaign is first planned and rendered
    for its contacts (a dry run; a missing template variable or an unknown contact is a
    one-line error here), then each campaign is sent through the ledger.
 """
@@ -62,6 +66,7 @@ def send_plan(plan_path: str | os.PathLike, cohort: pd.DataFrame | str | os.Path
     :func:`~mof_experiments.send.dispatch.send_campaign` (``resolve_ambiguous``, ``now``, ...).
     """
     from mof_experiments.cohorts import read_cohort
+    from mof_experiments.experiments import experiment_unit
     from mof_experiments.workspace import Workspace
 
     plan, specs = plan_campaigns(plan_path)
@@ -72,6 +77,13 @@ def send_plan(plan_path: str | os.PathLike, cohort: pd.DataFrame | str | os.Path
                                 source=str(workspace), column="persona")
         per = ws.read("personas")[["contact_id", "company_id", "persona"]].drop_duplicates("contact_id")
         segs = ws.read("segments") if ws.has("segments") else None
+        if plan.experiment_id and experiment_unit(ws, plan.experiment_id) == "contact":  # rule 3
+            for i, e in enumerate(plan.entries):
+                if plan.arms and e.zone not in plan.arms:
+                    raise MofConfigError(f"{plan.source}: entry {i + 1} ({e.persona}): zone {e.zone!r} is not among "
+                                         f"the plan's arms ({', '.join(plan.arms)}) of contact-level experiment "
+                                         f"{plan.experiment_id!r}")
+                specs[i] = dataclasses.replace(specs[i], arms=(e.zone,))
     ids = frame["contact_id"].astype(str).str.strip()
     who = pd.DataFrame({"contact_id": ids}).merge(per, on="contact_id", how="left")
     who["persona"] = who["persona"].fillna("")
