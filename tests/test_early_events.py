@@ -215,3 +215,28 @@ def test_notebooks_start_longest_first_from_the_last_run(tmp_path):
     assert [t["name"] for t in _longest_first(tasks, tmp_path, new)] == ["d", "b", "c", "a"]   # d: not timed
     (old / "manifest.json").write_text("{broken")
     assert [t["name"] for t in _longest_first(tasks, tmp_path, new)] == ["b", "c", "d", "a"]   # the older run
+
+
+def test_papermill_without_the_iri_checker_still_validates_notebooks():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from mof_experiments.reports.catalog import import_papermill
+import_papermill()
+import nbformat
+nb = nbformat.read('notebooks/funnel_overview.ipynb', as_version=4)
+nbformat.validate(nb)
+nb.cells[0]['cell_type'] = 'not-a-cell-type'
+try:
+    nbformat.validate(nb)
+    print('invalid notebook accepted')
+except nbformat.ValidationError:
+    print('rejected', sys.modules.get('rfc3987_syntax', 'absent'))
+"""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "rejected None", out.stdout + out.stderr

@@ -132,7 +132,9 @@ def _kernel_manager_class(env: dict, cwd: str):
 
 def _execute_task(task: dict) -> dict:
     """Execute one notebook in its own kernel; never raises for a notebook error."""
-    import papermill as pm
+    from mof_experiments.reports.catalog import import_papermill
+
+    pm = import_papermill()
 
     env = {HEADLINES_ENV: task["headlines"]}
     if task.get("snapshot"):
