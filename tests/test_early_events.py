@@ -240,3 +240,24 @@ except nbformat.ValidationError:
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "rejected None", out.stdout + out.stderr
+
+
+def test_prewarm_stores_what_the_notebooks_then_only_read(sim2000_path, tmp_path, monkeypatch):
+    import importlib
+
+    from mof_experiments.reports.prewarm import prewarm
+
+    funnel_mod = importlib.import_module("mof_experiments.funnel")
+    monkeypatch.setenv(SNAPSHOT_ENV, str(tmp_path))
+    prewarm(str(sim2000_path), AS_OF)
+    stored = sorted(p.name.split("-")[0] for p in tmp_path.glob("*.pkl"))
+    assert stored == ["early_events", "email", "funnel", "personas", "tables"]
+    parquet = list(tmp_path.glob("early_events-*.parquet"))
+    calls = []
+    real = funnel_mod.funnel_expr
+    monkeypatch.setattr(funnel_mod, "funnel_expr", lambda *a, **k: calls.append(1) or real(*a, **k))
+    d = load_report_data(str(sim2000_path), AS_OF)               # a notebook of the run: reads only
+    with d.events_before(_cutoffs(d)["first email"]) as src:
+        assert isinstance(src, EarlyEventsSource)
+    assert calls == [] and list(tmp_path.glob("early_events-*.parquet")) == parquet
+    assert sorted(p.name.split("-")[0] for p in tmp_path.glob("*.pkl")) == stored

@@ -105,6 +105,30 @@ def _longest_first(tasks: list, out_dir: Path, run_dir: Path) -> list:
     return sorted(tasks, key=lambda t: -(last.get(t["name"]) or float("inf")))
 
 
+def _start_prewarm(snap_dir: Path, params: dict):
+    """Start :mod:`~mof_experiments.reports.prewarm` for the run (None without a workspace)."""
+    import subprocess
+    import sys
+
+    if not params.get("workspace") or not params.get("as_of"):
+        return None
+    env = {**os.environ, SNAPSHOT_ENV: str(snap_dir.resolve())}
+    return subprocess.Popen([sys.executable, "-m", "mof_experiments.reports.prewarm", str(params["workspace"]),
+                             str(params["as_of"])], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(proc) -> None:
+    """Wait for the prewarm process (done long before the notebooks); kill it if it is not."""
+    import subprocess
+
+    try:
+        proc.wait(timeout=0 if proc.poll() is None else None)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _error_info(exc) -> dict:
     from papermill.exceptions import PapermillExecutionError
 
@@ -269,10 +293,13 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
         return entry
 
     entries: dict = {}
+    warm = _start_prewarm(snap_dir, params) if snap_dir is not None and jobs > 1 and len(tasks) > 1 else None
     try:
         _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress,
                    order=_longest_first(tasks, Path(out_dir), run_dir) if jobs > 1 else tasks)
     finally:
+        if warm is not None:
+            _stop(warm)
         if snap_dir is not None:
             shutil.rmtree(snap_dir, ignore_errors=True)
     manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) else "failed"
