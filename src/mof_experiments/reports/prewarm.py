@@ -19,12 +19,13 @@ def prewarm(workspace: str, as_of: str) -> None:
     """Store the default parts of a report run (see the module docstring)."""
     from mof_experiments.reports.data import load_report_data
 
-    try:
-        data = load_report_data(workspace, as_of, email=True, personas=True)
-    except Exception:  # noqa: BLE001 - e.g. no email events yet: the rest still helps
-        data = load_report_data(workspace, as_of, email=False, personas=True)
+    # the early events first: the experiment's features wait for them, while a kernel that
+    # needs the email events meanwhile computes those itself (each part has its own lock)
+    data = load_report_data(workspace, as_of, email=False, personas=False)
     if data.early_events is not None:
         data.early_events()
+    load_report_data(workspace, as_of, email=False, personas=True)
+    load_report_data(workspace, as_of, email=True, personas=True)   # an error here: no email events
 
 
 def main(argv=None) -> int:
