@@ -16,6 +16,10 @@ is fitted, about 30 s, and every title classified), **first** (the fitted classi
 no ``persona_cache`` table: the first run on a new workspace) and **warm** (both caches: the
 nightly run). The total is label + warm segment + report run. Targets (issue 18, 100M events on
 2 cores): total < 45 s, segment < 12 s, report run < 25 s, each stage < 2 GB.
+
+The report runs write to ``benchmarks/_work/reports_<N>M`` (kept between runs, as a nightly job's
+``reports/`` folder is), so from the second run on `mof report run --jobs 2` starts the notebooks
+longest first by the previous run's durations; the first run ever uses the catalog order.
 """
 
 from __future__ import annotations

@@ -152,6 +152,19 @@ def pick_metric(values: np.ndarray, metric: str | None, column: str, source: str
     return metric
 
 
+def isin(values: pd.Series, other) -> pd.Series:
+    """``values.isin(other)``, with the same result, for large ``other``: pandas 3's ``str``
+    dtype builds one Arrow scalar per element of ``other`` (0.3 s for 60,000 company ids); as
+    Python objects it is a hash lookup (20x faster). With a missing value in ``other`` it is
+    ``values.isin`` itself (pandas' rule for matching missing values)."""
+    if isinstance(other, (set, frozenset)):
+        other = list(other)
+    idx = pd.Index(other, dtype=object)
+    if idx.hasnans:
+        return values.isin(other)
+    return values.astype(object).isin(idx)
+
+
 def read_yaml_file(path, what: str):
     """Read a YAML settings file (campaign, program, plan): ``(Path, data)``.
 
@@ -173,5 +186,5 @@ def read_yaml_file(path, what: str):
         raise MofConfigError(f"{p}: {what} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
 
 
-__all__ = ["read_yaml_file", "require_columns", "check_alpha", "check_positive", "labels", "numeric", "finite_array", "is_binary",
+__all__ = ["isin", "read_yaml_file", "require_columns", "check_alpha", "check_positive", "labels", "numeric", "finite_array", "is_binary",
            "pick_metric", "TRUE_WORDS", "FALSE_WORDS"]

@@ -388,7 +388,10 @@ def company_features(messages: pd.DataFrame, funnel: pd.DataFrame, personas: pd.
         m = messages[["company_id", "contact_id"]].drop_duplicates().merge(
             personas[["contact_id", "persona"]], on="contact_id", how="left")
         m["persona"] = m["persona"].fillna("OTHER")
-        mix = pd.crosstab(m["company_id"], m["persona"], normalize="index")
+        # pd.crosstab(..., normalize="index") computes the same shares through a Python aggregate
+        # per company (1.2 s at 82k companies); counts / row sums is what it does after
+        counts = m.groupby(["company_id", "persona"]).size().unstack("persona", fill_value=0)
+        mix = counts.div(counts.sum(axis=1), axis=0)
         mix.columns = [f"share_{str(c).lower()}" for c in mix.columns]
         ce = ce.merge(mix.reset_index(), on="company_id", how="left")
     return ce.drop(columns=["stage"]).reset_index(drop=True)

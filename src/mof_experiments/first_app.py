@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mof_experiments.checks import require_columns
+from mof_experiments.checks import isin, require_columns
 from mof_experiments.dates import SECONDS_PER_DAY
 from mof_experiments.errors import MofInputError
 from mof_experiments.survival import kaplan_meier, time_to_production_table
@@ -172,8 +172,8 @@ def landmark_groups(cohort: pd.DataFrame, *, behavior: pd.DataFrame | None = Non
                                    "group": values.astype(str).to_numpy()}))
 
     if behavior is not None:
-        segs = assign_segments(behavior[behavior["company_id"].isin(set(ids))], rules)
-        none = sorted(set(ids) - set(segs["company_id"]))
+        segs = assign_segments(behavior[isin(behavior["company_id"], ids)], rules)
+        none = sorted(ids[~isin(ids, segs["company_id"])].unique().tolist())
         parts.append(pd.concat([segs.rename(columns={"segment": "group"}).assign(dimension="segment"),
                                 pd.DataFrame({"company_id": none, "group": "no segment", "dimension": "segment"})]))
     if mix is not None:

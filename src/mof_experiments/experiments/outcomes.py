@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from mof_experiments.checks import require_columns
-from mof_experiments.dates import days_between
+from mof_experiments.dates import days_between, utc_day
 from mof_experiments.errors import MofInputError
 from mof_experiments.experiments.registry import arm_weights, assignments_of
 
@@ -73,7 +73,7 @@ def pre_assignment_features(source, experiment_id: str, *, as_of: datetime, cont
     auth = j.status_code.isin([401, 403])
     agg = j.group_by("company_id").aggregate(
         calls=j.ts.count(), errors=j.ts.count(where=err), auth_errors=j.ts.count(where=auth),
-        distinct_endpoints=j.endpoint.nunique(), active_days=j.ts.date().nunique(),
+        distinct_endpoints=j.endpoint.nunique(), active_days=utc_day(j.ts).nunique(),
         first_call=j.ts.min(), last_call=j.ts.max(),
         sandbox_calls=j.ts.count(where=j.environment == "sandbox"),
         production_calls=j.ts.count(where=j.environment == "production"))
@@ -129,11 +129,15 @@ def _contact_features(source, assigned: pd.DataFrame) -> pd.DataFrame:
     c = to_pandas(source.table("contacts").select("contact_id", "company_id", "job_title", "unsubscribed_at"))
     c = c.merge(assigned, on="company_id", how="inner")
     title = c["job_title"].fillna("").astype("str").str.lower()
-    group = pd.Series("other", index=c.index, dtype="str")
+    # each distinct title is matched once (titles repeat: 244k contacts, a few thousand titles)
+    titles = pd.Series(title.unique(), dtype="str")
+    group = pd.Series("other", index=titles.index, dtype="str")
     for g, rx in reversed(list(TITLE_GROUPS.items())):  # earlier groups win
-        group = group.mask(title.str.contains(rx, regex=True) & ~title.str.contains("marketing"), g)
+        group = group.mask(titles.str.contains(rx, regex=True) & ~titles.str.contains("marketing"), g)
+    group = title.map(pd.Series(group.to_numpy(), index=titles.to_numpy()))
     c["unsub"] = (c["unsubscribed_at"] < c["assigned_at"]).fillna(False)
-    out = pd.crosstab(c["company_id"], group).reindex(columns=list(TITLE_GROUPS), fill_value=0)
+    out = (c.groupby(["company_id", group.rename("group")]).size().unstack("group", fill_value=0)
+           .reindex(columns=list(TITLE_GROUPS), fill_value=0).astype("int64"))
     out.columns = [f"n_{g}" for g in out.columns]
     out["n_contacts"] = c.groupby("company_id").size()
     out["n_unsubscribed"] = c.groupby("company_id")["unsub"].sum()
@@ -236,13 +240,18 @@ class ExperimentData:
 
 
 def experiment_data(source, experiment_id: str, *, as_of: datetime, window_days: float = 30.0,
-                    min_success: int = 1) -> ExperimentData:
-    """Read :class:`ExperimentData` of ``experiment_id`` from a source, as of ``as_of``."""
+                    min_success: int = 1, features_source=None) -> ExperimentData:
+    """Read :class:`ExperimentData` of ``experiment_id`` from a source, as of ``as_of``.
+
+    ``features_source``: where :func:`pre_assignment_features` reads the events (default
+    ``source``; a report run passes its early events, :mod:`mof_experiments.reports.early_events`).
+    """
     return ExperimentData(
         experiment_id=experiment_id, as_of=as_of, window_days=window_days,
         outcomes=conversion_outcomes(source, experiment_id, as_of=as_of, window_days=window_days,
                                      min_success=min_success),
-        features=pre_assignment_features(source, experiment_id, as_of=as_of),
+        features=pre_assignment_features(source if features_source is None else features_source, experiment_id,
+                                         as_of=as_of),
         weights=arm_weights(source, experiment_id),
         email_events=experiment_email_events(source, experiment_id, as_of=as_of))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +41,27 @@ class ReportInfo:
     parameters: dict
 
 
+def import_papermill():
+    """``papermill``, imported without the IRI syntax checker.
+
+    nbformat validates notebooks with jsonschema, and jsonschema imports ``rfc3987_syntax`` when
+    it is installed (a dependency of Jupyter's event schemas), which builds a grammar at import:
+    0.9 s of the 1.4 s papermill takes to import, at the start of every report run, while no
+    kernel runs yet. It only serves the ``iri`` string format, which no notebook schema uses, so
+    it is left out unless something imported jsonschema before (then nothing changes).
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)     # `import rfc3987_syntax` -> ImportError
+    import papermill
+
+    return papermill
+
+
 def list_reports(nb_dir: str | os.PathLike | None = None) -> list[ReportInfo]:
     """The notebooks in ``nb_dir`` (default :func:`notebook_dir`) with their parameters, in the
     order funnel_overview, content_optimization, engagement_conversion, experiment_readout, then
     any others alphabetically."""
-    import papermill as pm
+    pm = import_papermill()
 
     d = Path(nb_dir) if nb_dir is not None else notebook_dir()
     if not d.is_dir():

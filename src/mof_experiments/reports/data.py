@@ -11,13 +11,17 @@ Every report notebook starts with ``data = load_report_data(workspace, as_of, ..
   companies assigned before it.
 - In a report run (``mof report run``) the parts are computed once per run and shared by the
   notebooks through the run's snapshot (:mod:`~mof_experiments.reports.snapshot`); the data
-  are the same as computed alone.
+  are the same as computed alone. So are the API events before each company's landmark, first
+  email or assignment (:meth:`ReportData.events_before`,
+  :mod:`~mof_experiments.reports.early_events`): one scan of ``api_events`` per run.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 import pandas as pd
 
@@ -64,6 +68,19 @@ class ReportData:
     experiment: ExperimentData | None = field(default=None, repr=False)
     truth: dict = field(default_factory=dict, repr=False)
     contact_assignments: pd.DataFrame | None = field(default=None, repr=False)
+    early_events: Callable | None = field(default=None, repr=False, compare=False)
+
+    @contextmanager
+    def events_before(self, cutoffs: pd.DataFrame, column: str = "cutoff_at"):
+        """A read-only table source for analyses of each company's API events before its own
+        ``column`` in ``cutoffs`` (e.g. ``sandbox_activity_before(src, cutoffs)``): in a report run,
+        the run's early events when they cover the cut-offs; otherwise the workspace. The
+        results are the same either way (:mod:`~mof_experiments.reports.early_events`)."""
+        from mof_experiments.reports.early_events import events_source
+
+        early = self.early_events() if self.early_events is not None else None
+        with events_source(self.workspace_path, early, cutoffs, column) as src:
+            yield src
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -108,6 +125,7 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
     from mof_experiments.engagement import human_engagements, message_engagement
     from mof_experiments.experiments import experiment_data
     from mof_experiments.funnel import label, reuse_labels, stored_labels
+    from mof_experiments.reports.early_events import compute_early_events, events_source
     from mof_experiments.reports.snapshot import Snapshot
     from mof_experiments.sources import resolve_as_of
     from mof_experiments.workspace import Workspace
@@ -148,6 +166,13 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
 
         funnel = part("funnel", read_funnel, min_success=min_success)
         tables = part("tables", read_tables)
+        early = None
+        if snap is not None:
+            def early():
+                """The run's early API events (computed by the first analysis that asks)."""
+                return part("early_events", lambda: compute_early_events(snap, ws.path, t, funnel,
+                                                                         tables["assignments"]),
+                            min_success=min_success)
         msgs = eng = per = exp = None
         if email:
             msgs, eng = part("email", read_email, exclude_machine_opens=exclude_machine_opens,
@@ -157,16 +182,19 @@ def load_report_data(workspace=None, as_of=None, *, email: bool = True, personas
         if experiment_id is not None:
             def read_experiment():
                 # its outcomes label the funnel again: reuse the one above
-                with reuse_labels(ws, {(t, min_success): funnel}):
+                asg = tables["assignments"]
+                asg = asg.loc[asg["experiment_id"] == experiment_id, ["company_id", "assigned_at"]]
+                with reuse_labels(ws, {(t, min_success): funnel}), \
+                        events_source(ws, early() if early else None, asg, "assigned_at") as src:
                     return experiment_data(ws, experiment_id, as_of=t, window_days=window_days,
-                                           min_success=min_success)
+                                           min_success=min_success, features_source=src)
 
             exp = part("experiment", read_experiment, experiment_id=experiment_id, window_days=window_days,
                        min_success=min_success)
         data = ReportData(workspace_path=str(ws.path.resolve()), as_of=t, funnel=funnel,
                           companies=tables["companies"], assignments=tables["assignments"], messages=msgs,
                           engagements=eng, personas=per, experiment=exp, truth=tables["truth"],
-                          contact_assignments=tables.get("contact_assignments"))
+                          contact_assignments=tables.get("contact_assignments"), early_events=early)
     return data
 
 

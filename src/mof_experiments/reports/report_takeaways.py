@@ -47,11 +47,10 @@ def first_app_report(data, *, landmark_days: float = 7.0, horizon_days: float = 
                                            persona_mix, weekly_cohorts)
     from mof_experiments.segments.behavior import behavior_at
     from mof_experiments.segments.clusters import cluster_companies
-    from mof_experiments.workspace import Workspace
 
     cohort = landmark_cohort(data.funnel, data.as_of, landmark_days=landmark_days)
-    with Workspace(data.workspace_path, read_only=True, must_exist=True) as ws:
-        beh = behavior_at(ws, cohort.rename(columns={"landmark_at": "cutoff_at"}))
+    with data.events_before(cohort, "landmark_at") as src:
+        beh = behavior_at(src, cohort.rename(columns={"landmark_at": "cutoff_at"}))
     cl = None
     if clusters and len(beh) >= 60:
         fit = cluster_companies(beh, k_range=range(3, 7), random_state=random_state)

@@ -88,6 +88,47 @@ def _new_run_dir(out_dir: Path) -> Path:
     raise MofConfigError(f"cannot create a run folder in {out_dir}")
 
 
+def _longest_first(tasks: list, out_dir: Path, run_dir: Path) -> list:
+    """``tasks`` in the order to start them: the longest first, by their durations in the newest
+    earlier run of ``out_dir`` (the nightly run has one); notebooks it did not time go first,
+    in catalog order. With ``--jobs 2`` the last notebook to start is then a short one, so
+    neither kernel waits long for the other at the end of the run."""
+    last = {}
+    for d in sorted((p for p in out_dir.iterdir() if p.is_dir() and p != run_dir), reverse=True):
+        try:
+            nbs = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("notebooks") or []
+        except (OSError, ValueError):
+            continue
+        last = {nb.get("name"): nb.get("duration_s") for nb in nbs if isinstance(nb, dict)}
+        if last:
+            break
+    return sorted(tasks, key=lambda t: -(last.get(t["name"]) or float("inf")))
+
+
+def _start_prewarm(snap_dir: Path, params: dict):
+    """Start :mod:`~mof_experiments.reports.prewarm` for the run (None without a workspace)."""
+    import subprocess
+    import sys
+
+    if not params.get("workspace") or not params.get("as_of"):
+        return None
+    env = {**os.environ, SNAPSHOT_ENV: str(snap_dir.resolve())}
+    return subprocess.Popen([sys.executable, "-m", "mof_experiments.reports.prewarm", str(params["workspace"]),
+                             str(params["as_of"])], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(proc) -> None:
+    """Wait for the prewarm process (done long before the notebooks); kill it if it is not."""
+    import subprocess
+
+    try:
+        proc.wait(timeout=0 if proc.poll() is None else None)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _error_info(exc) -> dict:
     from papermill.exceptions import PapermillExecutionError
 
@@ -115,7 +156,9 @@ def _kernel_manager_class(env: dict, cwd: str):
 
 def _execute_task(task: dict) -> dict:
     """Execute one notebook in its own kernel; never raises for a notebook error."""
-    import papermill as pm
+    from mof_experiments.reports.catalog import import_papermill
+
+    pm = import_papermill()
 
     env = {HEADLINES_ENV: task["headlines"]}
     if task.get("snapshot"):
@@ -250,9 +293,13 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
         return entry
 
     entries: dict = {}
+    warm = _start_prewarm(snap_dir, params) if snap_dir is not None and jobs > 1 and len(tasks) > 1 else None
     try:
-        _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress)
+        _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress,
+                   order=_longest_first(tasks, Path(out_dir), run_dir) if jobs > 1 else tasks)
     finally:
+        if warm is not None:
+            _stop(warm)
         if snap_dir is not None:
             shutil.rmtree(snap_dir, ignore_errors=True)
     manifest["status"] = "ok" if all(nb["status"] == "ok" for nb in manifest["notebooks"]) else "failed"
@@ -262,8 +309,9 @@ def run_reports(names=None, parameters: dict | None = None, *, out_dir: str | os
     return ReportRun(run_dir=run_dir, manifest=manifest)
 
 
-def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> None:
-    """Execute the tasks, ``jobs`` at a time, recording each in the manifest as it ends.
+def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress, order=None) -> None:
+    """Execute the tasks, ``jobs`` at a time and started in ``order`` (default: ``tasks``),
+    recording each in the manifest (in the order of ``tasks``) as it ends.
 
     Each notebook runs in its own kernel (a separate process); the runner waits on them from
     threads (papermill only relays messages), so no worker process is started and imported
@@ -276,7 +324,7 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress) -> Non
                  + (f", {min(jobs, len(tasks))} at a time ..." if jobs > 1 and len(tasks) > 1 else " ..."))
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks))))
     try:
-        futures = {pool.submit(_execute_task, task): task for task in tasks}
+        futures = {pool.submit(_execute_task, task): task for task in (order or tasks)}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
