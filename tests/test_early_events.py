@@ -50,6 +50,7 @@ def _cutoffs(d):
     return {"first email": first_email, "funnel landmark": lm, "engagement landmark": enrolled}
 
 
+@pytest.mark.slow
 def test_the_file_holds_each_companys_events_before_its_reach_and_far_fewer(loaded, sim2000_path):
     d, early, total = loaded
     ev = pd.read_parquet(early.path)
@@ -63,6 +64,7 @@ def test_the_file_holds_each_companys_events_before_its_reach_and_far_fewer(load
     assert early.rows == want
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["first email", "funnel landmark", "engagement landmark"])
 def test_sandbox_activity_and_behavior_from_the_early_events_equal_the_workspace(loaded, sim2000_path, which):
     d, early, _ = loaded
@@ -78,6 +80,7 @@ def test_sandbox_activity_and_behavior_from_the_early_events_equal_the_workspace
     pd.testing.assert_frame_equal(got_beh, want_beh, check_exact=True)
 
 
+@pytest.mark.slow
 def test_pre_assignment_features_from_the_early_events_equal_the_workspace(loaded, sim2000_path):
     d, early, _ = loaded
     asg = d.assignments[d.assignments["experiment_id"] == EXP]
@@ -90,6 +93,7 @@ def test_pre_assignment_features_from_the_early_events_equal_the_workspace(loade
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
+@pytest.mark.slow
 def test_a_cutoff_past_the_reach_reads_the_workspace_and_gets_the_same(loaded, sim2000_path):
     d, early, _ = loaded
     cut = _cutoffs(d)["funnel landmark"].copy()
@@ -107,6 +111,7 @@ def test_a_cutoff_past_the_reach_reads_the_workspace_and_gets_the_same(loaded, s
         pd.testing.assert_frame_equal(got, behavior_at(ws, cut), check_exact=True)
 
 
+@pytest.mark.slow
 def test_the_loader_in_a_run_hands_out_the_early_events_once(sim2000_path, tmp_path, monkeypatch):
     monkeypatch.setenv(SNAPSHOT_ENV, str(tmp_path))
     d = load_report_data(str(sim2000_path), AS_OF, experiment_id=EXP)
@@ -217,6 +222,7 @@ def test_notebooks_start_longest_first_from_the_last_run(tmp_path):
     assert [t["name"] for t in _longest_first(tasks, tmp_path, new)] == ["b", "c", "d", "a"]   # the older run
 
 
+@pytest.mark.slow
 def test_papermill_without_the_iri_checker_still_validates_notebooks():
     import subprocess
     import sys
@@ -242,6 +248,7 @@ except nbformat.ValidationError:
     assert out.stdout.strip() == "rejected None", out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_prewarm_stores_what_the_notebooks_then_only_read(sim2000_path, tmp_path, monkeypatch):
     import importlib
 

@@ -138,6 +138,7 @@ def _suppress(path, contact_id):
                  mode="append")
 
 
+@pytest.mark.slow
 def test_a_zone_campaign_reaches_exactly_its_zone_whatever_the_file_lists(real, tmp_path):
     path = copy_workspace(real[0], tmp_path)
     f = frames(path)
@@ -179,6 +180,7 @@ def test_a_zone_campaign_reaches_exactly_its_zone_whatever_the_file_lists(real, 
     assert {states[c] for c in z.contact_id[z.arm != "security"]} <= {"skipped:other_arm", "skipped:suppressed"}
 
 
+@pytest.mark.slow
 def test_contacts_in_a_contact_level_control_arm_are_never_emailed(real, tmp_path):
     path = copy_workspace(real[0], tmp_path)
     with Workspace(path) as ws:
