@@ -315,3 +315,55 @@ def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
     plain = content_grid(messages, personas, assignments, funnel, experiment_id="mof_content",
                          as_of=t0 + pd.Timedelta(days=90)).table.set_index(["persona", "zone"])
     assert plain.loc[("PM", "security"), "delivered"] == 3  # the old message counts there
+
+
+#: a hand-written plan under the zone test (docs: src/mof_experiments/content/plan.py): each persona its own zone
+ZONE_PLAN = {"PM": "feature_highlight", "DEV": "assistance", "CSO": "security", "GC": "compliance",
+             "CFO": "roi_calculation", "CEO": "case_study", "OTHER": "generic"}
+
+
+@pytest.mark.slow
+def test_a_plan_under_the_zone_test_sends_each_contact_only_its_assigned_zone(real, tmp_path):
+    """`mof cohort export --plan` + `mof send --plan` with a plan whose experiment is the zone test:
+    a contact gets its persona's planned campaign only if it was assigned that zone (plan_send rule 3)."""
+    import yaml
+
+    from helpers import ledger_states
+
+    path = copy_workspace(real[0], tmp_path)
+    z = frames(path)["contact_assignments"]
+    mine = z.merge(frames(path)["personas"][["contact_id", "persona"]], on="contact_id")
+    mine = mine[mine.arm == mine.persona.map(ZONE_PLAN)].sort_values("contact_id")
+    suppressed = mine.contact_id.iloc[0]
+    _suppress(path, suppressed)  # suppressed after assignment: in its planned zone, never sent
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"plan_id": "zone_rollout", "experiment_id": "mof_zone", "arms": list(ZONES),
+                                    "entries": [{"persona": p, "zone": zn, "campaign": f"campaigns/{zn}.yaml"}
+                                                for p, zn in ZONE_PLAN.items()]}))
+    cohort = tmp_path / "cohort.csv"
+    mof("cohort", "export", "--plan", str(plan), "--out", str(cohort), "-w", str(path))
+    exported = pd.read_csv(cohort, dtype=str)
+    assert set(exported.contact_id) == set(z.contact_id) - {suppressed}  # every zone's contacts: the send decides
+    # hostile additions: contacts of the parent's holdout (same personas) and the suppressed contact
+    f = frames(path)
+    a = f["assignments"]
+    holdout = set(a.loc[(a.experiment_id == "mof_content") & (a.arm == "holdout"), "company_id"])
+    intruders = f["contacts"].loc[f["contacts"].company_id.isin(holdout), ["contact_id", "email"]].head(30)
+    assert len(intruders) == 30
+    sup_row = f["contacts"].loc[f["contacts"].contact_id == suppressed, ["contact_id", "email"]]
+    pd.concat([exported, intruders, sup_row]).to_csv(cohort, index=False)
+    with LocalSMTPServer() as server:
+        r = run_mof("send", "--plan", str(plan), "--cohort", str(cohort), "--backend", server.url, "-w", str(path),
+                    "--ledger", str(tmp_path / "ledger.sqlite"), "--retry-backoff", "0", "-q")
+        msgs = list(server.messages)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = {m["X-MOF-Contact"]: m["X-MOF-Campaign"] for m in msgs}
+    assert len(got) == len(msgs)  # nobody twice
+    want = mine[mine.contact_id != suppressed].set_index("contact_id")["arm"]
+    assert got == want.to_dict() and len(got) > 100  # exactly the assigned zone's campaign, to exactly those
+    states = ledger_states(tmp_path / "ledger.sqlite")
+    assert states[suppressed] == "skipped:suppressed"
+    other = z[~z.contact_id.isin(mine.contact_id)].contact_id
+    assert {states[c] for c in other} == {"skipped:other_arm"}
+    assert {states[c] for c in intruders.contact_id} <= {"skipped:control", "skipped:not_assigned"}
+    assert not set(got) & set(intruders.contact_id)
