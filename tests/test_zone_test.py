@@ -270,9 +270,10 @@ def test_real_customer_route_end_to_end(real, tmp_path):
     assert grids[0].table.equals(grids[1].table)
 
 
-def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
-    """Hand-computed: PM contacts, one per company. Zone test within mof_content:email: e1-e3 security
-    (e3 never sent), e4-e6 generic; h1-h4 the parent's holdout. Converted: e1, e3, e4, h1."""
+def _small_zone_test():
+    """Hand-made: PM contacts, one per company. Zone test within mof_content:email: e1-e3 security
+    (e3 never sent), e4-e6 generic; h1-h4 the parent's holdout. Converted: e1, e3, e4, h1.
+    Returns the grid of mof_zone and what it was computed from."""
     from helpers import email_events, message_rows
     from mof_experiments.engagement import message_engagement
 
@@ -302,6 +303,12 @@ def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
     messages = message_engagement(ev)
     g = content_grid(messages, personas, assignments, funnel, experiment_id="mof_zone",
                      as_of=t0 + pd.Timedelta(days=90), contact_assignments=zones)
+    return g, messages, personas, assignments, funnel, t0
+
+
+def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
+    """The hand-made zone test of :func:`_small_zone_test`, its rates and lifts computed by hand."""
+    g, messages, personas, assignments, funnel, t0 = _small_zone_test()
     assert not g.ok and "cannot be estimated yet" in g.reason and "'mof_zone' randomized the zone" in g.reason
     t = g.table.set_index(["persona", "zone"])
     assert list(t.index) == [("PM", "security"), ("PM", "generic")]
@@ -367,3 +374,17 @@ def test_a_plan_under_the_zone_test_sends_each_contact_only_its_assigned_zone(re
     assert {states[c] for c in other} == {"skipped:other_arm"}
     assert {states[c] for c in intruders.contact_id} <= {"skipped:control", "skipped:not_assigned"}
     assert not set(got) & set(intruders.contact_id)
+
+
+def test_a_zone_test_too_small_to_read_says_so_in_the_takeaways_not_that_it_was_not_randomized():
+    from mof_experiments.reports import content_takeaways
+
+    g = _small_zone_test()[0]
+    assert not g.ok and g.zone_experiment_id == "mof_zone"
+    s, figures = content_takeaways(g)
+    assert len(s) == 3 and s[0] == f"No content recommendation from this data yet: {g.reason}"
+    assert "'mof_zone' randomized the zone within persona" in s[0]
+    assert "not randomized" not in " ".join(s)
+    assert "zone test 'mof_zone' (randomized within persona)" in s[1] and "too few yet to rank zones" in s[1]
+    assert s[2].startswith("To act: keep 'mof_zone' running") and "run a randomized content test" not in s[2]
+    assert figures == [("Persona x zone grid", "too little data yet")]
