@@ -375,3 +375,32 @@ def test_settings_files_that_are_missing_not_utf8_or_not_yaml_are_one_line_error
     bad.write_text("subject: [unclosed\n", encoding="utf-8")
     with pytest.raises(MofConfigError, match=f"x.yaml: {what} is not valid YAML"):
         load(bad)
+
+
+# -- two sends from one workspace at once, each with its own ledger ------------------------------
+def test_a_second_send_from_the_same_workspace_is_refused_while_one_is_sending_even_with_another_ledger(
+        ws_path, tmp_path):
+    """Two ledgers cannot see each other's rows and the workspace records ``sent`` events only at
+    the end of a run: without a workspace lock both runs email every contact (found by trying it)."""
+    import threading
+    import time
+
+    spec = write_campaign(tmp_path / "c")
+    el = sendable(ws_path).head(6)
+    first = {}
+    with LocalSMTPServer(delay=0.3) as server:
+        t = threading.Thread(target=lambda: first.update(r=send_campaign(
+            spec, el, backend=server.url, workspace=ws_path, ledger=tmp_path / "a.sqlite", backoff_seconds=0)))
+        t.start()
+        deadline = time.monotonic() + 30
+        while not server.messages and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.messages and t.is_alive()  # the first run is mid-way
+        with pytest.raises(MofConfigError, match="another `mof send` is sending from this workspace"):
+            send_campaign(spec, el, backend=server.url, workspace=ws_path, ledger=tmp_path / "b.sqlite")
+        t.join()
+        # once the first is done, the other ledger finds every message in the workspace: nothing twice
+        second = send_campaign(spec, el, backend=server.url, workspace=ws_path, ledger=tmp_path / "b.sqlite")
+        got = server.recipients()
+    assert first["r"].sent == 6 and second.sent == 0 and second.already_done == 6
+    assert sorted(got) == sorted(el["email"].str.lower()) and len(got) == 6

@@ -272,9 +272,10 @@ def test_real_customer_route_end_to_end(real, tmp_path):
     assert grids[0].table.equals(grids[1].table)
 
 
-def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
-    """Hand-computed: PM contacts, one per company. Zone test within mof_content:email: e1-e3 security
-    (e3 never sent), e4-e6 generic; h1-h4 the parent's holdout. Converted: e1, e3, e4, h1."""
+def _small_zone_test():
+    """Hand-made: PM contacts, one per company. Zone test within mof_content:email: e1-e3 security
+    (e3 never sent), e4-e6 generic; h1-h4 the parent's holdout. Converted: e1, e3, e4, h1.
+    Returns the grid of mof_zone and what it was computed from."""
     from helpers import email_events, message_rows
     from mof_experiments.engagement import message_engagement
 
@@ -304,6 +305,12 @@ def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
     messages = message_engagement(ev)
     g = content_grid(messages, personas, assignments, funnel, experiment_id="mof_zone",
                      as_of=t0 + pd.Timedelta(days=90), contact_assignments=zones)
+    return g, messages, personas, assignments, funnel, t0
+
+
+def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
+    """The hand-made zone test of :func:`_small_zone_test`, its rates and lifts computed by hand."""
+    g, messages, personas, assignments, funnel, t0 = _small_zone_test()
     assert not g.ok and "cannot be estimated yet" in g.reason and "'mof_zone' randomized the zone" in g.reason
     t = g.table.set_index(["persona", "zone"])
     assert list(t.index) == [("PM", "security"), ("PM", "generic")]
@@ -317,3 +324,69 @@ def test_grid_lifts_are_intention_to_treat_by_assigned_zone():
     plain = content_grid(messages, personas, assignments, funnel, experiment_id="mof_content",
                          as_of=t0 + pd.Timedelta(days=90)).table.set_index(["persona", "zone"])
     assert plain.loc[("PM", "security"), "delivered"] == 3  # the old message counts there
+
+
+#: a hand-written plan under the zone test (docs: src/mof_experiments/content/plan.py): each persona its own zone
+ZONE_PLAN = {"PM": "feature_highlight", "DEV": "assistance", "CSO": "security", "GC": "compliance",
+             "CFO": "roi_calculation", "CEO": "case_study", "OTHER": "generic"}
+
+
+@pytest.mark.slow
+def test_a_plan_under_the_zone_test_sends_each_contact_only_its_assigned_zone(real, tmp_path):
+    """`mof cohort export --plan` + `mof send --plan` with a plan whose experiment is the zone test:
+    a contact gets its persona's planned campaign only if it was assigned that zone (plan_send rule 3)."""
+    import yaml
+
+    from helpers import ledger_states
+
+    path = copy_workspace(real[0], tmp_path)
+    z = frames(path)["contact_assignments"]
+    mine = z.merge(frames(path)["personas"][["contact_id", "persona"]], on="contact_id")
+    mine = mine[mine.arm == mine.persona.map(ZONE_PLAN)].sort_values("contact_id")
+    suppressed = mine.contact_id.iloc[0]
+    _suppress(path, suppressed)  # suppressed after assignment: in its planned zone, never sent
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"plan_id": "zone_rollout", "experiment_id": "mof_zone", "arms": list(ZONES),
+                                    "entries": [{"persona": p, "zone": zn, "campaign": f"campaigns/{zn}.yaml"}
+                                                for p, zn in ZONE_PLAN.items()]}))
+    cohort = tmp_path / "cohort.csv"
+    mof("cohort", "export", "--plan", str(plan), "--out", str(cohort), "-w", str(path))
+    exported = pd.read_csv(cohort, dtype=str)
+    assert set(exported.contact_id) == set(z.contact_id) - {suppressed}  # every zone's contacts: the send decides
+    # hostile additions: contacts of the parent's holdout (same personas) and the suppressed contact
+    f = frames(path)
+    a = f["assignments"]
+    holdout = set(a.loc[(a.experiment_id == "mof_content") & (a.arm == "holdout"), "company_id"])
+    intruders = f["contacts"].loc[f["contacts"].company_id.isin(holdout), ["contact_id", "email"]].head(30)
+    assert len(intruders) == 30
+    sup_row = f["contacts"].loc[f["contacts"].contact_id == suppressed, ["contact_id", "email"]]
+    pd.concat([exported, intruders, sup_row]).to_csv(cohort, index=False)
+    with LocalSMTPServer() as server:
+        r = run_mof("send", "--plan", str(plan), "--cohort", str(cohort), "--backend", server.url, "-w", str(path),
+                    "--ledger", str(tmp_path / "ledger.sqlite"), "--retry-backoff", "0", "-q")
+        msgs = list(server.messages)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = {m["X-MOF-Contact"]: m["X-MOF-Campaign"] for m in msgs}
+    assert len(got) == len(msgs)  # nobody twice
+    want = mine[mine.contact_id != suppressed].set_index("contact_id")["arm"]
+    assert got == want.to_dict() and len(got) > 100  # exactly the assigned zone's campaign, to exactly those
+    states = ledger_states(tmp_path / "ledger.sqlite")
+    assert states[suppressed] == "skipped:suppressed"
+    other = z[~z.contact_id.isin(mine.contact_id)].contact_id
+    assert {states[c] for c in other} == {"skipped:other_arm"}
+    assert {states[c] for c in intruders.contact_id} <= {"skipped:control", "skipped:not_assigned"}
+    assert not set(got) & set(intruders.contact_id)
+
+
+def test_a_zone_test_too_small_to_read_says_so_in_the_takeaways_not_that_it_was_not_randomized():
+    from mof_experiments.reports import content_takeaways
+
+    g = _small_zone_test()[0]
+    assert not g.ok and g.zone_experiment_id == "mof_zone"
+    s, figures = content_takeaways(g)
+    assert len(s) == 3 and s[0] == f"No content recommendation from this data yet: {g.reason}"
+    assert "'mof_zone' randomized the zone within persona" in s[0]
+    assert "not randomized" not in " ".join(s)
+    assert "zone test 'mof_zone' (randomized within persona)" in s[1] and "too few yet to rank zones" in s[1]
+    assert s[2].startswith("To act: keep 'mof_zone' running") and "run a randomized content test" not in s[2]
+    assert figures == [("Persona x zone grid", "too little data yet")]

@@ -156,6 +156,14 @@ def content_takeaways(grid, multiple=None, best=None, *, true_multiple=None) -> 
     """Sentences and figures of the content report: ``grid`` (:func:`~mof_experiments.content.content_grid`),
     ``multiple`` (:func:`~mof_experiments.content.engagement_multiple`), ``best``
     (:func:`~mof_experiments.content.best_zones`), ``true_multiple`` (simulated workspaces)."""
+    zone_test = getattr(grid, "zone_experiment_id", None)
+    if not grid.ok and zone_test:  # randomized within persona (a contact-level zone test), too small so far
+        return ([f"No content recommendation from this data yet: {grid.reason}",
+                 f"The content rates below come from zone test {zone_test!r} (randomized within persona), "
+                 "too few yet to rank zones: read them as provisional.",
+                 f"To act: keep {zone_test!r} running (re-run its `mof assign --unit contact` for new contacts, "
+                 "send each zone its campaign, import the events) and re-run this report."],
+                [("Persona x zone grid", "too little data yet")])
     if not grid.ok:
         return ([f"No content recommendation from this data: {grid.reason}",
                  "The content rates below are observational (who got which email was not randomized within "

@@ -36,7 +36,8 @@ file whose ``email`` disagrees with the workspace's is refused before anything i
 Where each phase lives: the workspace's facts in :mod:`~mof_experiments.send.facts`, phases 1
 and 2 in :mod:`~mof_experiments.send.plan`, phase 3 in :mod:`~mof_experiments.send.loop`,
 phase 4 in :mod:`~mof_experiments.send.record`, the result in :mod:`~mof_experiments.send.result`;
-this module runs them in order under the ledger lock.
+this module runs them in order under the ledger lock and the workspace's send lock (one real send
+at a time per workspace, whatever its ledger: two ledgers cannot see each other's rows).
 """
 
 from __future__ import annotations
@@ -107,9 +108,20 @@ def send_campaign(spec: CampaignSpec | str | Path, cohort: pd.DataFrame | str | 
     now = now or datetime.now(timezone.utc)
     max_attempts = max_attempts or spec.retry.max_attempts
     backoff = spec.retry.backoff_seconds if backoff_seconds is None else backoff_seconds
-    with (nullcontext() if be.dry_run else LedgerLock(ledger)):
+    with (nullcontext() if be.dry_run else LedgerLock(ledger)), \
+            (nullcontext() if be.dry_run or not Path(workspace).exists() else _workspace_lock(workspace)):
         return _run(spec, cohort, source, be, workspace, ledger, resolve_ambiguous, now, max_attempts, backoff,
                     progress, record, t0)
+
+
+def _workspace_lock(workspace) -> LedgerLock:
+    """The lock on ``<workspace>.send.lock`` held by a real send (the ledger's lock,
+    :class:`~mof_experiments.send.ledger.LedgerLock`): two runs with different ledgers cannot see
+    each other's rows, and the workspace records ``sent`` events only at the end of a run, so
+    only one send at a time may read and email from one workspace."""
+    return LedgerLock(workspace, suffix=".send.lock",
+                      busy=f"{workspace}: another `mof send` is sending from this workspace (with another ledger, "
+                           "or `mof program run`); wait for it to finish")
 
 
 def _run(spec, cohort, source, be, workspace, ledger, resolve_ambiguous, now, max_attempts, backoff, progress,
