@@ -165,6 +165,7 @@ def test_persona_shares_equal_crosstab_normalized_by_company():
     assert set(want.columns) == {"PM", "DEV", "CFO", "OTHER"}
 
 
+@pytest.mark.slow
 def test_contact_groups_equal_the_crosstab_they_replace(sim2000_path):
     from mof_experiments.experiments.outcomes import TITLE_GROUPS, _contact_features
 

@@ -95,6 +95,7 @@ def test_behavior_expr_compiles_for_other_engines(tiny_ws):
             assert "SELECT" in ibis.to_sql(expr, dialect=dialect)
 
 
+@pytest.mark.slow
 def test_behavior_agrees_with_a_pandas_recomputation(simulated):
     """Second method: the same features computed with pandas on a small simulation."""
     path = simulated(companies=150, seed=5)

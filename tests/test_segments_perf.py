@@ -60,6 +60,7 @@ def test_behavior_equals_the_old_expression_row_for_row(simulated, monkeypatch, 
     pd.testing.assert_frame_equal(new, old, check_exact=True)
 
 
+@pytest.mark.slow
 def test_clusters_on_one_thread_equal_the_default_threads(simulated):
     path = simulated(companies=600, seed=3)
     with Workspace(path, read_only=True) as ws:

@@ -377,6 +377,7 @@ def test_settings_files_that_are_missing_not_utf8_or_not_yaml_are_one_line_error
         load(bad)
 
 
+@pytest.mark.slow
 # -- two sends from one workspace at once, each with its own ledger ------------------------------
 def test_a_second_send_from_the_same_workspace_is_refused_while_one_is_sending_even_with_another_ledger(
         ws_path, tmp_path):

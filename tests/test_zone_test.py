@@ -52,6 +52,7 @@ def frames(path):
                                         "contact_assignments")}
 
 
+@pytest.mark.slow
 def test_zones_are_balanced_within_persona_among_the_eligible_contacts(real):
     path, out = real
     f = frames(path)
@@ -79,6 +80,7 @@ def test_zones_are_balanced_within_persona_among_the_eligible_contacts(real):
     assert sorted(arms.arm) == sorted(ZONES) and not arms.is_control.astype(bool).any()
 
 
+@pytest.mark.slow
 def test_rerun_appends_only_new_contacts_and_never_changes_an_arm(real, tmp_path):
     path = copy_workspace(real[0], tmp_path)
     before = frames(path)["contact_assignments"]
@@ -111,16 +113,19 @@ def test_rerun_appends_only_new_contacts_and_never_changes_an_arm(real, tmp_path
     (("mof_z2", "--unit", "contact", "--within", "mof_zone:security"), "is itself contact-level"),
     (("mof_zone", "--unit", "contact", "--within", "mof_email_2026:email"), "is assigned within mof_content:email"),
 ])
+@pytest.mark.slow
 def test_contact_assignment_errors_are_one_line(real, args, message):
     r = run_mof("assign", *args, "--arms", ARMS, "-w", str(real[0]))
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.mark.slow
 def test_company_level_assign_refuses_a_contact_level_id(real):
     r = run_mof("assign", "mof_zone", "--arms", "holdout=1,email=1", "-w", str(real[0]))
     assert r.returncode == 2 and "is a contact-level experiment" in r.stderr
 
 
+@pytest.mark.slow
 def test_no_personas_table_says_run_segment(simulated, tmp_path):
     path = copy_workspace(simulated(companies=400, seed=11), tmp_path)
     mof("assign", "mof_content", "--arms", "holdout=0.2,email=0.8", "-w", str(path))
