@@ -56,21 +56,24 @@ def _check(y_true, uplift, treatment, *, binary_y: bool = True):
     return y, u, t.astype(int)
 
 
-def _curve(y, u, t, kind: str):
-    order = np.argsort(u, kind="mergesort")[::-1]
-    y, u, t = y[order], u[order], t[order]
-    idx = np.r_[np.flatnonzero(np.diff(u)), len(u) - 1]
-    n_t = np.cumsum(t)[idx].astype(float)
-    n_all = (idx + 1).astype(float)
+def _curve_points(n_all, n_t, y_t, y_c, kind: str):
+    """The curve ``(x, value)`` from the cumulative counts at the end of each run of equal scores."""
     n_c = n_all - n_t
-    y_t = np.cumsum(y * t)[idx]
-    y_c = np.cumsum(y * (1 - t))[idx]
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "uplift":
             vals = (np.where(n_t > 0, y_t / n_t, 0.0) - np.where(n_c > 0, y_c / n_c, 0.0)) * n_all
         else:
             vals = y_t - np.where(n_c > 0, y_c * n_t / n_c, 0.0)
     return np.r_[0.0, n_all], np.r_[0.0, vals]
+
+
+def _curve(y, u, t, kind: str):
+    order = np.argsort(u, kind="mergesort")[::-1]
+    y, u, t = y[order], u[order], t[order]
+    idx = np.r_[np.flatnonzero(np.diff(u)), len(u) - 1]
+    n_t = np.cumsum(t)[idx].astype(float)
+    n_all = (idx + 1).astype(float)
+    return _curve_points(n_all, n_t, np.cumsum(y * t)[idx], np.cumsum(y * (1 - t))[idx], kind)
 
 
 def _curve_of_codes(codes, k: int, y, t, kind: str):
@@ -85,13 +88,7 @@ def _curve_of_codes(codes, k: int, y, t, kind: str):
     n_t = np.cumsum(np.bincount(codes, weights=t, minlength=k)[::-1][keep])
     y_t = np.cumsum(np.bincount(codes, weights=y * t, minlength=k)[::-1][keep])
     y_c = np.cumsum(np.bincount(codes, weights=y * (1 - t), minlength=k)[::-1][keep])
-    n_c = n_all - n_t
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "uplift":
-            vals = (np.where(n_t > 0, y_t / n_t, 0.0) - np.where(n_c > 0, y_c / n_c, 0.0)) * n_all
-        else:
-            vals = y_t - np.where(n_c > 0, y_c * n_t / n_c, 0.0)
-    return np.r_[0.0, n_all], np.r_[0.0, vals]
+    return _curve_points(n_all, n_t, y_t, y_c, kind)
 
 
 def _qini_scores(y, t, codes, k, draws):
