@@ -74,6 +74,16 @@ def test_clusters_on_one_thread_equal_the_default_threads(simulated):
     again = cluster_companies(b, k_range=range(3, 6))
     pd.testing.assert_frame_equal(got.labels, again.labels)
     pd.testing.assert_frame_equal(got.profile, again.profile)
+    # the fits run side by side (one per core): the same silhouettes as one after the other
+    from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        for k in range(3, 6):
+            pipe = make_pipeline(k, 0).fit(b)
+            want = silhouette_score(pipe[:-1].transform(b), pipe.named_steps["kmeans"].labels_,
+                                    sample_size=min(3000, len(b)), random_state=0)
+            assert got.scores.set_index("k").loc[k, "silhouette"] == want
 
 
 # -- the persona cache -------------------------------------------------------------------------
