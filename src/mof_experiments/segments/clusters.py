@@ -21,7 +21,6 @@ Clusters are numbered 0, 1, ... by decreasing size.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,26 +132,21 @@ def cluster_companies(behavior: pd.DataFrame, *, k_range=range(3, 9), random_sta
     ks = [k for k in ks if k < n]
     if not ks:
         raise MofInputError(f"too few companies ({n}) for {min(k_range)} clusters")
-    # One OpenMP thread per fit: on a busy 2-core machine KMeans' threads wait on each other (13 s
-    # instead of 2.5 s for 87k companies, benchmarks/README.md); the labels are the same. The fits
-    # of the candidate k run side by side instead, one per core, each exactly as alone (the
-    # OpenMP limit is per thread, so each worker sets its own; BLAS's is global, set around).
-    def fit(k):
-        with threadpool_limits(limits=1):
+    rows, fitted = [], {}
+    # One OpenMP thread: on a busy 2-core machine KMeans' threads wait on each other (13 s
+    # instead of 2.5 s for 87k companies, benchmarks/README.md); the labels are the same.
+    with threadpool_limits(limits=1):
+        for k in ks:
             pipe = make_pipeline(k, random_state).fit(behavior)
             labels = pipe.named_steps["kmeans"].labels_
             if len(set(labels)) < 2:
-                return k, np.nan, pipe
-            X = pipe[:-1].transform(behavior)
-            return k, float(silhouette_score(X, labels, sample_size=min(silhouette_sample, n),
-                                             random_state=random_state)), pipe
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    with threadpool_limits(limits=1), ThreadPoolExecutor(max(1, min(len(ks), os.cpu_count() or 1))) as pool:
-        done = list(pool.map(fit, ks))
-    rows = [(k, score) for k, score, _ in done]
-    fitted = {k: pipe for k, _, pipe in done}
+                score = np.nan
+            else:
+                X = pipe[:-1].transform(behavior)
+                score = float(silhouette_score(X, labels, sample_size=min(silhouette_sample, n),
+                                               random_state=random_state))
+            rows.append((k, score))
+            fitted[k] = pipe
     scores = pd.DataFrame(rows, columns=["k", "silhouette"])
     if scores["silhouette"].isna().all():
         raise MofInputError("companies' behavior does not separate into clusters (all identical)")
