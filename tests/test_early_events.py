@@ -113,6 +113,8 @@ def test_a_cutoff_past_the_reach_reads_the_workspace_and_gets_the_same(loaded, s
 
 @pytest.mark.slow
 def test_the_loader_in_a_run_hands_out_the_early_events_once(sim2000_path, tmp_path, monkeypatch):
+    tmp_path = tmp_path / "run folder's snapshot"                 # a quote in the path, as --out may have
+    tmp_path.mkdir()
     monkeypatch.setenv(SNAPSHOT_ENV, str(tmp_path))
     d = load_report_data(str(sim2000_path), AS_OF, experiment_id=EXP)
     cut = _cutoffs(d)["engagement landmark"]
