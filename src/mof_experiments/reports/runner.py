@@ -119,14 +119,10 @@ def _start_prewarm(snap_dir: Path, params: dict):
 
 
 def _stop(proc) -> None:
-    """Wait for the prewarm process (done long before the notebooks); kill it if it is not."""
-    import subprocess
-
-    try:
-        proc.wait(timeout=0 if proc.poll() is None else None)
-    except subprocess.TimeoutExpired:
+    """Reap the prewarm process (done long before the notebooks); kill it if it is not."""
+    if proc.poll() is None:
         proc.kill()
-        proc.wait()
+    proc.wait()
 
 
 def _error_info(exc) -> dict:

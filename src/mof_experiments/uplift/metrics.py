@@ -91,18 +91,12 @@ def _curve_of_codes(codes, k: int, y, t, kind: str):
     return _curve_points(n_all, n_t, y_t, y_c, kind)
 
 
-def _qini_scores(y, t, codes, k, draws):
-    """:func:`qini_auc_score` of each resample in ``draws`` (index arrays) of a ranking given as
-    score ``codes`` (see :func:`_curve_of_codes`); None for a degenerate resample."""
-    out = []
-    for idx in draws:
-        yb, tb = y[idx], t[idx]
-        perfect = _curve_of_codes((yb * tb - yb * (1 - tb) + 1).astype(np.intp), 3, yb, tb, "qini")
-        try:
-            out.append(_normalized(_curve_of_codes(codes[idx], k, yb, tb, "qini"), perfect))
-        except MofInputError:
-            out.append(None)
-    return out
+def _qini_of_draw(y, t, codes, k: int, idx) -> float:
+    """:func:`qini_auc_score` of the resample ``idx`` of a ranking given as score ``codes`` (see
+    :func:`_curve_of_codes`); a degenerate resample raises ``MofInputError`` as the metric does."""
+    yb, tb = y[idx], t[idx]
+    perfect = _curve_of_codes((yb * tb - yb * (1 - tb) + 1).astype(np.intp), 3, yb, tb, "qini")
+    return _normalized(_curve_of_codes(codes[idx], k, yb, tb, "qini"), perfect)
 
 
 def uplift_curve(y_true, uplift, treatment):
@@ -336,11 +330,8 @@ def uplift_score(y_true, uplift, treatment, *, metric: str = "qini", n_permutati
     boot = []
     for _ in range(n_bootstrap):
         idx = np.r_[rng.choice(i1, len(i1)), rng.choice(i0, len(i0))]
-        if fast:
-            boot += [b for b in _qini_scores(y, t, codes, len(levels), [idx]) if b is not None]
-            continue
         try:
-            boot.append(f(y[idx], u[idx], t[idx], **kwargs))
+            boot.append(_qini_of_draw(y, t, codes, len(levels), idx) if fast else f(y[idx], u[idx], t[idx], **kwargs))
         except MofInputError:  # a degenerate resample (e.g. no conversions)
             continue
     boot = np.asarray(boot)
