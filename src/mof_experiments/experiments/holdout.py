@@ -24,7 +24,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from mof_experiments.checks import require_columns
+from mof_experiments.checks import isin, require_columns
 from mof_experiments.errors import MofInputError
 from mof_experiments.experiments.outcomes import converted_within, window_complete
 from mof_experiments.stats import compare_proportions, low_data
@@ -180,7 +180,7 @@ def opener_difference(assignments: pd.DataFrame, messages: pd.DataFrame, engagem
     e = engagements[["message_id", "ts"]].merge(messages[["message_id", "company_id"]], on="message_id") \
         .merge(a[["company_id", "assigned_at"]], on="company_id")
     e = e[converted_within(e["assigned_at"], e["ts"], window_days)]
-    opener = a["company_id"].isin(set(e["company_id"]))
+    opener = isin(a["company_id"], e["company_id"])
     conv = a["converted"]
     if opener.all() or not opener.any():
         raise MofInputError("need both openers and non-openers", source="email_events")

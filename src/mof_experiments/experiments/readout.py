@@ -38,7 +38,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mof_experiments.checks import check_alpha, check_positive, labels, numeric, pick_metric, require_columns
+from mof_experiments.checks import check_alpha, check_positive, isin, labels, numeric, pick_metric, require_columns
 from mof_experiments.errors import MofConfigError, MofInputError
 from mof_experiments.experiments.readout_result import (BAYESIAN_COLUMNS, READOUT_COLUMNS, SEQUENTIAL_COLUMNS,
                                                         CupedAdjustment, Readout, SequentialSettings)
@@ -261,7 +261,7 @@ def readout(data: pd.DataFrame, arm: str, outcomes: str | Sequence[str], control
             when = pd.Series(pd.to_datetime(data["assigned_at"], utc=True).to_numpy(), index=ids.to_numpy())
             at = events["company_id"].astype("str").map(when)
             events = events[at.isna().to_numpy() | (pd.to_datetime(events["ts"], utc=True) >= at).to_numpy()]
-        if "company_id" in events.columns and not events["company_id"].astype("str").isin(set(asg["company_id"])).any():
+        if "company_id" in events.columns and not isin(events["company_id"].astype("str"), asg["company_id"]).any():
             warns.append(f"no email events of the read-out units ({len(events):,} events, none of them of a "
                          f"{unit} in the data): no guardrails")
         else:
