@@ -74,16 +74,24 @@ def test_clusters_on_one_thread_equal_the_default_threads(simulated):
     again = cluster_companies(b, k_range=range(3, 6))
     pd.testing.assert_frame_equal(got.labels, again.labels)
     pd.testing.assert_frame_equal(got.profile, again.profile)
-    # the fits run side by side (one per core): the same silhouettes as one after the other
+    # one distance matrix of the silhouette sample for every k: the same silhouettes, bit for bit,
+    # as scikit-learn's own sampling per k (at the default sample and at a smaller one; and at a
+    # sample too big for one chunk, where the clusters module calls it as before)
+    import sklearn
     from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        for k in range(3, 6):
-            pipe = make_pipeline(k, 0).fit(b)
-            want = silhouette_score(pipe[:-1].transform(b), pipe.named_steps["kmeans"].labels_,
-                                    sample_size=min(3000, len(b)), random_state=0)
-            assert got.scores.set_index("k").loc[k, "silhouette"] == want
+    small = cluster_companies(b, k_range=range(3, 6), silhouette_sample=250, random_state=4)
+    with sklearn.config_context(working_memory=1):          # 1 MiB: 600 rows of distances are 2 chunks
+        chunked = cluster_companies(b, k_range=range(3, 6))
+    for res, size, seed in ((got, 3000, 0), (small, 250, 4), (chunked, 3000, 0)):
+        with threadpool_limits(limits=1):
+            for k in range(3, 6):
+                pipe = make_pipeline(k, seed).fit(b)
+                want = silhouette_score(pipe[:-1].transform(b), pipe.named_steps["kmeans"].labels_,
+                                        sample_size=min(size, len(b)), random_state=seed)
+                assert res.scores.set_index("k").loc[k, "silhouette"] == want
+    assert small.scores["silhouette"].tolist() != got.scores["silhouette"].tolist()   # another sample
 
 
 # -- the persona cache -------------------------------------------------------------------------

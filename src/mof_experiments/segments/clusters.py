@@ -133,6 +133,7 @@ def cluster_companies(behavior: pd.DataFrame, *, k_range=range(3, 9), random_sta
     if not ks:
         raise MofInputError(f"too few companies ({n}) for {min(k_range)} clusters")
     rows, fitted = [], {}
+    size, X, sample, distances = min(silhouette_sample, n), None, None, None
     # One OpenMP thread: on a busy 2-core machine KMeans' threads wait on each other (13 s
     # instead of 2.5 s for 87k companies, benchmarks/README.md); the labels are the same.
     with threadpool_limits(limits=1):
@@ -142,9 +143,13 @@ def cluster_companies(behavior: pd.DataFrame, *, k_range=range(3, 9), random_sta
             if len(set(labels)) < 2:
                 score = np.nan
             else:
-                X = pipe[:-1].transform(behavior)
-                score = float(silhouette_score(X, labels, sample_size=min(silhouette_sample, n),
-                                               random_state=random_state))
+                if X is None:                  # the scaled features do not depend on k
+                    X = pipe[:-1].transform(behavior)
+                    if _one_chunk(size):
+                        sample, distances = _silhouette_distances(X, size, random_state)
+                score = float(silhouette_score(distances, labels[sample], metric="precomputed")
+                              if distances is not None else
+                              silhouette_score(X, labels, sample_size=size, random_state=random_state))
             rows.append((k, score))
             fitted[k] = pipe
     scores = pd.DataFrame(rows, columns=["k", "silhouette"])
@@ -162,6 +167,36 @@ def cluster_companies(behavior: pd.DataFrame, *, k_range=range(3, 9), random_sta
                            "cluster": relabel[raw].astype("int64")})
     profile = cluster_profile(behavior, labels)
     return ClusterResult(best, labels, profile, scores, pipe, random_state, tuple(int(x) for x in relabel))
+
+
+def _one_chunk(sample_size: int) -> bool:
+    """Whether scikit-learn's chunked distances of ``sample_size`` rows come in one chunk: its
+    rows per chunk are ``working_memory`` (MiB) // the bytes of one row of distances."""
+    import sklearn
+
+    return int(sklearn.get_config()["working_memory"] * 2**20 // (8 * sample_size)) >= sample_size
+
+
+def _silhouette_distances(X: np.ndarray, sample_size: int, random_state: int):
+    """The silhouette sample and its distance matrix, computed once for every k.
+
+    ``silhouette_score(X, labels, sample_size=s, random_state=r)`` draws the same rows for every
+    k (the scaled features do not depend on k) and computes their 3,000 x 3,000 distances each
+    time; this draws them as it does (``check_random_state(r).permutation(n)[:s]``) and computes
+    the matrix as its chunk does (``pairwise_distances(Xs, Xs)``, zero diagonal), so
+    ``silhouette_score(D, labels[rows], metric="precomputed")`` is the same number, bit for bit
+    (test), for a sixth of the work at six candidate k. Used when scikit-learn computes the
+    sample's distances in one chunk (:func:`_one_chunk`; 3,000 rows do), so the matrix is the
+    one it would build and fits its working memory.
+    """
+    from sklearn.metrics import pairwise_distances
+    from sklearn.utils import check_random_state
+
+    rows = check_random_state(random_state).permutation(X.shape[0])[:sample_size]
+    Xs = X[rows]
+    D = pairwise_distances(Xs, Xs)
+    D.flat[::len(rows) + 1] = 0
+    return rows, D
 
 
 def cluster_profile(behavior: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
