@@ -67,11 +67,12 @@ def assisted_messages(messages: pd.DataFrame, engagements: pd.DataFrame, funnel:
         raise MofInputError(f"window_days must be positive, got {window_days!r}")
     fp = funnel.drop_duplicates("company_id").set_index("company_id")["first_production_at"]
     out = messages.copy()
-    out["first_production_at"] = pd.Series(fp.reindex(out["company_id"]).to_numpy(), index=out.index, dtype=fp.dtype)
+    # .array, not .to_numpy(): a zoned timestamp column becomes one Python Timestamp per row there
+    out["first_production_at"] = pd.Series(fp.reindex(out["company_id"]).array, index=out.index, dtype=fp.dtype)
     e = engagements[["message_id", "ts"]].merge(out[["message_id", "first_production_at"]], on="message_id")
     inside = (e["ts"] < e["first_production_at"]) & (e["ts"] >= e["first_production_at"] - pd.Timedelta(days=window_days))
     last = e[inside.fillna(False).to_numpy()].groupby("message_id")["ts"].max()
-    out["last_engaged_before_conversion_at"] = pd.Series(last.reindex(out["message_id"]).to_numpy(), index=out.index,
+    out["last_engaged_before_conversion_at"] = pd.Series(last.reindex(out["message_id"]).array, index=out.index,
                                                          dtype=engagements["ts"].dtype)
     out["assisted"] = out["last_engaged_before_conversion_at"].notna()
     return out
