@@ -38,4 +38,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    import gc
+
+    gc.freeze()         # no last collection over what it loaded: the process ends here (mof's CLI does the same)
+    raise SystemExit(code)
