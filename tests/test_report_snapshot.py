@@ -177,7 +177,6 @@ def test_report_run_headlines_equal_the_run_without_snapshot(ws_path, tmp_path):
     # each notebook's line is printed once (stderr, as it ends); stdout has the outcome
     for nb in snap["notebooks"]:
         assert (res.stdout + res.stderr).count(nb["name"]) == 1
-    assert "KeyboardInterrupt" not in res.stderr and "IPKernelApp" not in res.stderr, res.stderr
     assert "5 notebooks: 5 ok, 0 failed" in res.stdout
 
 
