@@ -166,10 +166,10 @@ def _execute_task(task: dict) -> dict:
         # encryption" for a local kernel) are noise in a report run; errors still show
         kw["extra_arguments"] = ["--IPKernelApp.log_level=ERROR"]
         # once the last cell's outputs are in, the kernel is killed, not asked to exit: a graceful
-        # exit interrupts it (stderr: "KeyboardInterrupt caught in kernel"), then waits while it
-        # tears down pandas, statsmodels and scikit-learn, 0.7-1.0 s per notebook on the run's
-        # critical path (benchmarks/README.md). Nothing of a report is written at the kernel's
-        # exit: headlines and snapshot parts are written (atomically) by the cells.
+        # shutdown waits while the kernel runs its atexit hooks and tears down pandas, statsmodels
+        # and scikit-learn, 0.7-1.0 s per notebook on the run's critical path
+        # (benchmarks/README.md). Nothing of a report is written at the kernel's exit: headlines
+        # and snapshot parts are written (atomically) by the cells.
         kw["shutdown_kernel"] = "immediate"
         pm.execute_notebook(task["input"], task["output"], parameters=task["parameters"],
                             kernel_name=task["kernel_name"], progress_bar=False,
