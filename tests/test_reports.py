@@ -170,3 +170,48 @@ def test_parallel_run_keeps_each_notebooks_headlines_apart(tmp_path):
     assert run.ok and [n["name"] for n in run.manifest["notebooks"]] == ["p1", "p2", "p3"]
     for n in run.manifest["notebooks"]:
         assert n["headlines"] == {"who": n["name"], "x": 7}
+
+
+@pytest.mark.slow
+def test_ctrl_c_kills_the_running_kernels_and_marks_the_run_interrupted(tmp_path):
+    """A kernel runs in a session of its own, so Ctrl-C reaches only `mof`: the run must kill the
+    running kernels itself, not wait for their notebooks (here a 600 s cell) to end."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    for name in ("a_sleeps", "b_never_starts"):
+        nb = new_notebook(cells=[new_code_cell("import time\ntime.sleep(600)")])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, nb_dir / f"{name}.ipynb")
+    out = tmp_path / "out"
+    mof = os.path.join(os.path.dirname(sys.executable), "mof")
+    proc = subprocess.Popen([mof, "report", "run", "--notebooks", str(nb_dir), "--out", str(out), "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    runner, kernels = psutil.Process(proc.pid), []
+    for _ in range(600):                                   # wait (at most 60 s) for the first kernel
+        kernels = [p for p in runner.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())]
+        if kernels:
+            break
+        time.sleep(0.1)
+    assert len(kernels) == 1, "no kernel started"
+    time.sleep(1.0)                                        # the kernel is in its 600 s cell
+    os.killpg(proc.pid, signal.SIGINT)                     # Ctrl-C: the terminal signals mof's process group
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("mof report run waited for the running notebook after Ctrl-C")
+    assert proc.returncode == 130 and "mof: aborted" in err, err
+    kernels[0].wait(timeout=10)                            # killed, not left running its cell
+    (run_dir,) = list(out.iterdir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["interrupted"] is True and manifest["finished_at"]
+    assert manifest["notebooks"] == []                     # none had ended; the second never started
+    assert not (run_dir / ".snapshot").exists()

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         click.echo(f"mof: error: {' '.join(str(msg).split())}{where}", err=True)
         return _exit(getattr(exc, "exit_code", 2))
+    if rv == 130:          # typer turns Ctrl-C into a silent return of 130 (no command returns it)
+        click.echo("mof: aborted", err=True)
     return _exit(rv if isinstance(rv, int) else 0)
 
 

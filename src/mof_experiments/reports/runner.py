@@ -20,6 +20,10 @@ A failing notebook does not stop the run: papermill keeps the executed copy with
 cell's traceback (and an error banner at the top), the other notebooks still run, and the run's
 status is ``failed`` (``mof report run`` then exits 1).
 
+Ctrl-C stops the run: no other notebook starts, the running kernels are killed (they run in
+sessions of their own, so the signal reaches only the runner), and the manifest gets status
+``failed``, ``interrupted: true`` and ``finished_at``, listing the notebooks that had ended.
+
 Workspace: every notebook that declares a ``workspace`` parameter gets the same absolute path,
 resolved once here: the ``workspace`` argument, else ``$MOF_WORKSPACE``, else the project's
 ``data/mof.duckdb`` (:func:`mof_experiments.workspace.default_workspace_path`).
@@ -30,7 +34,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,9 +151,34 @@ def _kernel_manager_class(env: dict, cwd: str):
         async def start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), **env}
             kw["cwd"] = cwd
-            return await super().start_kernel(**kw)
+            out = await super().start_kernel(**kw)
+            _KERNELS.add(self)
+            return out
 
     return NotebookKernelManager
+
+
+#: The kernel managers this process started (weak: a finished notebook's manager goes away).
+_KERNELS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _kill_kernels() -> int:
+    """Kill every kernel of this process that is still running; returns how many.
+
+    A kernel runs in a session of its own (jupyter_client), so the SIGINT of a Ctrl-C reaches the
+    runner only: without this, the run would wait for the running notebooks to finish.
+    """
+    killed = 0
+    for km in list(_KERNELS):
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is None or proc.poll() is not None:
+            continue
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)      # its session: the kernel and what it started
+        except OSError:
+            proc.kill()
+        killed += 1
+    return killed
 
 
 def _execute_task(task: dict) -> dict:
@@ -319,14 +350,15 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress, order=
     threads (papermill only relays messages), so no worker process is started and imported
     per notebook, and each kernel gets its environment at start (:func:`_kernel_manager_class`).
     """
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 
     if progress:
         progress(f"running {len(tasks)} notebook{'s' if len(tasks) != 1 else ''}"
                  + (f", {min(jobs, len(tasks))} at a time ..." if jobs > 1 and len(tasks) > 1 else " ..."))
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(tasks))))
+    futures: dict = {}
     try:
-        futures = {pool.submit(_execute_task, task): task for task in (order or tasks)}
+        futures.update({pool.submit(_execute_task, task): task for task in (order or tasks)})
         for fut in as_completed(futures):
             task = futures[fut]
             try:
@@ -337,8 +369,17 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress, order=
             manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
             write_json_atomic(run_dir / "manifest.json", manifest)
     except BaseException:
-        # Ctrl-C: the running kernels got the same SIGINT (one process group); start no other
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Ctrl-C: start no other notebook, stop the running ones, and say in the manifest that the
+        # run did not finish (its status is "failed"; the notebooks that ended are listed)
+        pool.shutdown(wait=False, cancel_futures=True)
+        running = {f for f in futures if not f.done()}
+        while running:                     # a kernel may still be starting: kill until none runs
+            _kill_kernels()
+            running = wait(running, timeout=0.5).not_done
+        pool.shutdown(wait=True)
+        manifest.update(status="failed", interrupted=True,
+                        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        write_json_atomic(run_dir / "manifest.json", manifest)
         raise
     pool.shutdown(wait=True)
 
