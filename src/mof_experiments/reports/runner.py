@@ -368,18 +368,23 @@ def _run_tasks(tasks, jobs, finish, entries, manifest, run_dir, progress, order=
             entries[task["name"]] = finish(task, result)
             manifest["notebooks"] = [entries[t["name"]] for t in tasks if t["name"] in entries]
             write_json_atomic(run_dir / "manifest.json", manifest)
-    except BaseException:
-        # Ctrl-C: start no other notebook, stop the running ones, and say in the manifest that the
-        # run did not finish (its status is "failed"; the notebooks that ended are listed)
+    except BaseException as exc:
+        # Ctrl-C (or the runner itself failing): start no other notebook, stop the running ones,
+        # and say in the manifest that the run did not finish (status "failed", the notebooks
+        # that ended listed; "interrupted" for a Ctrl-C)
         pool.shutdown(wait=False, cancel_futures=True)
         running = {f for f in futures if not f.done()}
         while running:                     # a kernel may still be starting: kill until none runs
             _kill_kernels()
             running = wait(running, timeout=0.5).not_done
         pool.shutdown(wait=True)
-        manifest.update(status="failed", interrupted=True,
-                        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        write_json_atomic(run_dir / "manifest.json", manifest)
+        manifest.update(status="failed", finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        if isinstance(exc, KeyboardInterrupt):
+            manifest["interrupted"] = True
+        try:
+            write_json_atomic(run_dir / "manifest.json", manifest)
+        except OSError:                    # the error being raised says more than this one would
+            pass
         raise
     pool.shutdown(wait=True)
 
