@@ -195,6 +195,7 @@ def test_snapshot_env_is_not_left_behind_by_a_run(tmp_path):
     assert res["status"] == "ok" and os.environ.get(SNAPSHOT_ENV) == before
 
 
+@pytest.mark.slow
 def test_a_kernel_is_killed_after_its_last_cell_not_left_to_tear_down(tmp_path):
     """The runner does not wait for a kernel's exit (atexit hooks, the teardown of everything it
     imported: 0.7-1.0 s per report at 100M events); the cells' outputs are all in the notebook."""
