@@ -194,9 +194,19 @@ def test_ctrl_c_kills_the_running_kernels_and_marks_the_run_interrupted(tmp_path
     mof = os.path.join(os.path.dirname(sys.executable), "mof")
     proc = subprocess.Popen([mof, "report", "run", "--notebooks", str(nb_dir), "--out", str(out), "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    runner, kernels = psutil.Process(proc.pid), []
+    def kernel_processes():
+        found = []
+        for p in psutil.Process(proc.pid).children(recursive=True):
+            try:                                           # a short-lived child may be gone already
+                if "ipykernel_launcher" in " ".join(p.cmdline()):
+                    found.append(p)
+            except psutil.Error:
+                pass
+        return found
+
+    kernels = []
     for _ in range(600):                                   # wait (at most 60 s) for the first kernel
-        kernels = [p for p in runner.children(recursive=True) if "ipykernel_launcher" in " ".join(p.cmdline())]
+        kernels = kernel_processes()
         if kernels:
             break
         time.sleep(0.1)

@@ -81,8 +81,12 @@ def test_clusters_on_one_thread_equal_the_default_threads(simulated):
     from sklearn.metrics import silhouette_score
     from threadpoolctl import threadpool_limits
 
+    from mof_experiments.segments.clusters import _one_chunk
+
+    assert _one_chunk(3000)                                 # the default sample: one matrix for every k
     small = cluster_companies(b, k_range=range(3, 6), silhouette_sample=250, random_state=4)
-    with sklearn.config_context(working_memory=1):          # 1 MiB: 600 rows of distances are 2 chunks
+    with sklearn.config_context(working_memory=1):          # 1 MiB: 600 rows of distances are 3 chunks
+        assert not _one_chunk(len(b))                       # so scikit-learn samples per k, as before
         chunked = cluster_companies(b, k_range=range(3, 6))
     for res, size, seed in ((got, 3000, 0), (small, 250, 4), (chunked, 3000, 0)):
         with threadpool_limits(limits=1):

@@ -162,13 +162,12 @@ def _kernel_manager_class(env: dict, cwd: str):
 _KERNELS: "weakref.WeakSet" = weakref.WeakSet()
 
 
-def _kill_kernels() -> int:
-    """Kill every kernel of this process that is still running; returns how many.
+def _kill_kernels() -> None:
+    """Kill every kernel of this process that is still running.
 
     A kernel runs in a session of its own (jupyter_client), so the SIGINT of a Ctrl-C reaches the
     runner only: without this, the run would wait for the running notebooks to finish.
     """
-    killed = 0
     for km in list(_KERNELS):
         proc = getattr(getattr(km, "provisioner", None), "process", None)
         if proc is None or proc.poll() is not None:
@@ -177,8 +176,6 @@ def _kill_kernels() -> int:
             os.killpg(proc.pid, signal.SIGKILL)      # its session: the kernel and what it started
         except OSError:
             proc.kill()
-        killed += 1
-    return killed
 
 
 def _execute_task(task: dict) -> dict:
