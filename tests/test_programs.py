@@ -227,3 +227,23 @@ def test_a_run_evaluated_on_spark_decides_what_the_duckdb_run_decides(small, tmp
         cols = ["company_id", "contact_id", "arm"]
         pd.testing.assert_frame_equal(dec.entries[cols].sort_values(cols).reset_index(drop=True),
                                       other.entries[cols].sort_values(cols).reset_index(drop=True))
+
+
+def test_a_report_finds_the_program_spec_from_wherever_it_runs(tmp_path, monkeypatch):
+    """The program readout's default `programs/stuck_on_errors.yaml` ("relative to the project")
+    is found from the project, from notebooks/ (papermill's folder) and from a folder outside
+    the project (a run started elsewhere with $MOF_WORKSPACE); an absolute path is kept."""
+    from mof_experiments.programs import find_program
+
+    root = Path(__file__).resolve().parents[1]
+    want = (root / "programs" / "stuck_on_errors.yaml").resolve()
+    for where in (root, root / "notebooks", tmp_path):
+        monkeypatch.chdir(where)
+        got = find_program("programs/stuck_on_errors.yaml")
+        assert got.resolve() == want and load_program(got, check_campaigns=False).program_id
+    assert find_program(str(want)) == want
+    (tmp_path / "programs").mkdir()
+    (tmp_path / "programs" / "stuck_on_errors.yaml").write_text("program_id: mine\n")
+    assert find_program("programs/stuck_on_errors.yaml") == Path("programs/stuck_on_errors.yaml")  # the cwd's own first
+    with pytest.raises(MofConfigError, match="nope.yaml: program spec not found"):
+        load_program(find_program("programs/nope.yaml"))

@@ -11,6 +11,6 @@ The walkthrough is ``docs/programs.md``.
 """
 
 from mof_experiments.programs.run import ProgramRun, run_program
-from mof_experiments.programs.spec import ProgramSpec, Step, load_program
+from mof_experiments.programs.spec import ProgramSpec, Step, find_program, load_program
 
-__all__ = ["ProgramSpec", "Step", "load_program", "run_program", "ProgramRun"]
+__all__ = ["ProgramSpec", "Step", "find_program", "load_program", "run_program", "ProgramRun"]

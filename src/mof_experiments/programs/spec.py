@@ -143,6 +143,22 @@ def _resolve(src_path: Path, name) -> Path:
     return p
 
 
+def find_program(path: str | os.PathLike) -> Path:
+    """Where a report finds the program spec ``path`` ("relative to the project"): as given when
+    absolute or found from the working directory, else under a parent of the working directory
+    (a notebook may run in ``notebooks/``), else under the source checkout the package was
+    installed from (as :func:`mof_experiments.reports.catalog.notebook_dir` finds the notebooks,
+    for a run started elsewhere). Found nowhere: ``path`` as given (:func:`load_program` then
+    says it is not found)."""
+    p = Path(path)
+    if p.is_absolute() or p.is_file():
+        return p
+    for base in (*Path.cwd().parents, Path(__file__).resolve().parents[3]):
+        if (base / p).is_file():
+            return base / p
+    return p
+
+
 def load_program(path: str | os.PathLike, *, check_campaigns: bool = True) -> ProgramSpec:
     """Read and validate a program YAML file (rules in the module docstring).
 
@@ -258,4 +274,4 @@ def load_program(path: str | os.PathLike, *, check_campaigns: bool = True) -> Pr
                        digest=hashlib.sha256(p.read_text(encoding="utf-8").encode()).hexdigest()[:12])
 
 
-__all__ = ["ProgramSpec", "Step", "load_program", "PERSONAS", "CONDITIONS", "PROGRAM_ARM", "HOLDOUT_ARM"]
+__all__ = ["ProgramSpec", "Step", "find_program", "load_program", "PERSONAS", "CONDITIONS", "PROGRAM_ARM", "HOLDOUT_ARM"]
