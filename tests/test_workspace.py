@@ -145,3 +145,16 @@ def test_validate_does_not_mutate_the_callers_frame():
     out = validate(df, "companies", source="x")
     pd.testing.assert_frame_equal(df, before)
     assert out.loc[0, "company_id"] == "c1"
+
+
+def test_export_parquet_to_a_folder_with_a_quote_in_its_name(simulated, tmp_path):
+    """The COPY's file name is a quoted SQL literal: a folder named like "Ana's exports" works."""
+    import pyarrow.parquet as pq
+
+    from mof_experiments.engines import export_parquet
+
+    out = tmp_path / "Ana's exports"
+    with Workspace(simulated(companies=300, seed=5), read_only=True) as ws:
+        files = export_parquet(ws, out, tables=("companies",))
+        n = ws.count("companies")
+    assert files == [out / "companies.parquet"] and pq.read_table(files[0]).num_rows == n > 0

@@ -149,6 +149,11 @@ def _glob(path: str) -> str:
     return str(Path(path) / "*.parquet") if Path(path).is_dir() else path
 
 
+def sql_string(value) -> str:
+    """``value`` (e.g. a file path) as a SQL string literal: a folder may have a quote in its name."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def export_parquet(workspace, out_dir: str | os.PathLike, tables=ENGINE_TABLES) -> list[Path]:
     """Write workspace tables to ``out_dir/<table>.parquet`` (atomically, file by file)."""
     out = Path(out_dir)
@@ -159,6 +164,6 @@ def export_parquet(workspace, out_dir: str | os.PathLike, tables=ENGINE_TABLES) 
             raise MofInputError(f"table {t} not in workspace", source=str(workspace.path))
         dest = out / f"{t}.parquet"
         with atomic_path(dest) as tmp:
-            workspace.raw.execute(f"COPY \"{t}\" TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+            workspace.raw.execute(f"COPY \"{t}\" TO {sql_string(tmp)} (FORMAT parquet, COMPRESSION zstd)")
         written.append(dest)
     return written

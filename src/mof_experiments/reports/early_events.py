@@ -36,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from mof_experiments.atomic import atomic_path
+from mof_experiments.engines import sql_string
 
 #: Days added to each company's latest known time (the default landmark of the reports).
 REACH_DAYS = 7.0
@@ -116,18 +117,13 @@ def write_early_events(workspace, reach: pd.Series, path: str | os.PathLike) -> 
         cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         with atomic_path(Path(path)) as tmp:
             raw.execute(f"COPY (SELECT {cols} FROM api_events e JOIN _mof_reach r ON e.company_id = r.company_id "
-                        f"WHERE e.ts < r.reach_at) TO {_sql_string(tmp)} (FORMAT parquet)")
+                        f"WHERE e.ts < r.reach_at) TO {sql_string(tmp)} (FORMAT parquet)")
         first = raw.execute("SELECT endpoint, min(ts) AS first_at FROM api_events GROUP BY endpoint").fetch_arrow_table().to_pandas()
         rows = raw.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
     finally:
         raw.unregister("_mof_reach")
     first_seen = pd.Series(pd.to_datetime(first["first_at"], utc=True).to_numpy(), index=first["endpoint"].astype(str))
     return EarlyEvents(str(path), reach, first_seen, int(rows))
-
-
-def _sql_string(value) -> str:
-    """``value`` as a SQL string literal (a run folder may have a quote in its name)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class EarlyEventsSource:
