@@ -170,7 +170,9 @@ def content_grid(messages: pd.DataFrame, personas: pd.DataFrame, assignments: pd
     if zones is not None:  # the zone test's messages: to an assigned contact, in its zone, not before assignment
         own = zones[["contact_id", "arm", "assigned_at"]].rename(columns={"arm": "_zone", "assigned_at": "_at"})
         m = m.merge(own, on="contact_id", how="inner")
-        keep = (m["zone"] == m["_zone"]) & ~(m["sent_at"] < m["_at"] if "sent_at" in m else False)
+        keep = m["zone"] == m["_zone"]
+        if "sent_at" in m:
+            keep &= ~(m["sent_at"] < m["_at"])
         m = m[keep].drop(columns=["_zone", "_at"])
     m = m[m["arm"] != holdout_arm]
     if m.empty:

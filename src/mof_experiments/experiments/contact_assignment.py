@@ -80,9 +80,6 @@ class ContactAssignmentResult:
     balance: pd.DataFrame = field(repr=False)
     left_out: dict = field(default_factory=dict)
 
-    def warnings(self) -> list[str]:
-        return []
-
     def __str__(self) -> str:
         arms = ", ".join(f"{r.arm} {r.n:,}" for r in self.summary.itertuples())
         left = ", ".join(f"{k} {v:,}" for k, v in self.left_out.items() if v) or "none"

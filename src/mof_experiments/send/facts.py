@@ -35,7 +35,7 @@ class WorkspaceFacts:
     assigned: set | None
     recent_sent: pd.DataFrame   # contact_id, message_id of 'sent' events in the cap window
     already_sent: pd.DataFrame  # contact_id, message_id, ts of this campaign's 'sent' events
-    excluded_contacts: pd.Series = None  # contact_id -> reason (control, other_arm)
+    excluded_contacts: pd.Series  # contact_id -> reason (control, other_arm)
     assigned_contacts: set | None = None  # contacts assigned in a contact-level experiment
 
 
